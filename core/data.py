@@ -36,7 +36,7 @@ BINARY_SIGNATURES = {
     b"PAR1": "a Parquet file",
 }
 
-# First characters of JSON, HTML and XML documents; a Telco CSV starts with its header.
+# First characters of JSON, HTML and XML documents, which a Telco CSV header never starts with.
 MARKUP_STARTS = {b"{": "JSON", b"[": "JSON", b"<": "HTML or XML"}
 
 SNIFF_BYTES = 8192
@@ -48,9 +48,9 @@ class DataSource:
 
     Attributes:
         kind: "file" for a CSV file or upload, "generated" for `core.synthetic` data.
-        path: Path or upload name of the file; None for generated data.
-        sha256: Hex SHA-256 of the file's bytes; None for generated data.
-        seed: Generator seed; None for files.
+        path: Path or upload name of the file, or None for generated data.
+        sha256: Hex SHA-256 of the file's bytes, or None for generated data.
+        seed: Generator seed, or None for files.
         n_rows: Number of data rows.
     """
 
@@ -309,8 +309,8 @@ def _parse_csv(content: bytes, name: str) -> pd.DataFrame:
         ) from error
     except pd.errors.ParserError as error:
         raise DataValidationError(
-            f"{name} is not a valid CSV file: {str(error).strip()}. Fix: check that every row has the "
-            "same number of comma-separated fields and that quotes are closed."
+            f"{name} is not a valid CSV file: {str(error).strip()}. Fix: check that every "
+            "row has the same number of comma-separated fields and that quotes are closed."
         ) from error
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import mlflow
 import numpy as np
 import pandas as pd
+from mlflow.data.code_dataset_source import CodeDatasetSource
 from sklearn.metrics import roc_auc_score
 
 from core import costs, plots
@@ -255,9 +256,12 @@ def log_model_run(
         log_predictions(predictions_frame(model, split))
         log_figures(model, split, cost_fn, cost_fp)
         train_frame = split.X_train.assign(**{TARGET_COLUMN: split.y_train})
+        # A code source carries the data tags; a path string would be resolved by MLflow
+        # against several source types and warn.
+        source = CodeDatasetSource(tags=dataset.source.as_tags())
         mlflow.log_input(
             mlflow.data.from_pandas(
-                train_frame, source=dataset.source.label, name="telco-train", targets=TARGET_COLUMN
+                train_frame, source=source, name="telco-train", targets=TARGET_COLUMN
             ),
             context="training",
         )

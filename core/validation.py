@@ -1,7 +1,7 @@
 """Checks that a raw Telco frame can be used before anything is fitted on it.
 
-Each failed check raises `DataValidationError` with one message that names the column, shows a
-few example rows and says how to fix the data. Row numbers in messages count data rows from 1,
+Each failed check raises `DataValidationError` with one message that names the column, lists a
+few example rows and gives the fix. Row numbers in messages count data rows from 1,
 so row 1 is the first line below the CSV header.
 """
 
@@ -190,7 +190,7 @@ def _check_both_classes(target: pd.Series) -> None:
 
 
 def _to_numeric(values: pd.Series, column: str) -> pd.Series:
-    """Convert a column to numbers; missing values stay NaN, other text raises."""
+    """Convert a column to numbers, keeping missing values as NaN and raising on other text."""
     if pd.api.types.is_numeric_dtype(values):
         return values
     numbers = pd.to_numeric(values, errors="coerce")
@@ -233,7 +233,7 @@ def _check_ids(ids: pd.Series) -> None:
 
 
 def _warn_unknown_categories(frame: pd.DataFrame) -> None:
-    """Log category values the published data does not contain; the encoder ignores them."""
+    """Log category values that the published data does not contain."""
     for column in CATEGORICAL_COLUMNS:
         if column == "SeniorCitizen":
             continue
@@ -253,11 +253,11 @@ def _warn_unknown_categories(frame: pd.DataFrame) -> None:
 def _examples(values: pd.Series, flags: np.ndarray) -> str:
     """Describe the first flagged rows as "row 3 ('abc'), row 9 ('x') and 4 more"."""
     positions = np.flatnonzero(flags)
-    shown = [
+    described = [
         f"row {position + 1} ({_plain(values.iloc[position])!r})"
         for position in positions[:MAX_EXAMPLES]
     ]
-    return _with_rest(shown, len(positions))
+    return _with_rest(described, len(positions))
 
 
 def _plain(value: object) -> object:
@@ -271,14 +271,14 @@ def _count_rows(flags: np.ndarray) -> str:
 
 
 def _row_numbers(positions: np.ndarray) -> str:
-    shown = [f"row {position + 1}" for position in positions[:MAX_EXAMPLES]]
-    return _with_rest(shown, len(positions))
+    described = [f"row {position + 1}" for position in positions[:MAX_EXAMPLES]]
+    return _with_rest(described, len(positions))
 
 
-def _with_rest(shown: list[str], total: int) -> str:
-    text = ", ".join(shown)
-    if total > len(shown):
-        text += f" and {total - len(shown)} more"
+def _with_rest(described: list[str], total: int) -> str:
+    text = ", ".join(described)
+    if total > len(described):
+        text += f" and {total - len(described)} more"
     return text
 
 

@@ -94,7 +94,7 @@ def test_load_without_validation_keeps_text(tmp_path, csv_bytes):
 
 def test_load_missing_path_rejected(tmp_path):
     missing = tmp_path / "nowhere.csv"
-    with pytest.raises(DataValidationError, match=rf"not found: .*nowhere\.csv\. Fix: check"):
+    with pytest.raises(DataValidationError, match=r"not found: .*nowhere\.csv\. Fix: check"):
         load_dataset(missing)
 
 
