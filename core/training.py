@@ -223,6 +223,55 @@ def run_tags(name: str, imbalance: str, dataset: Dataset, kind: str = "train") -
     return tags
 
 
+def log_model_results(
+    model: EvaluatedModel,
+    split: SplitData,
+    dataset: Dataset,
+    *,
+    imbalance: str,
+    cost_fn: float,
+    cost_fp: float,
+    folds: int,
+    seed: int,
+) -> None:
+    """Log params, metrics, predictions, figures, the data set and the model to the active run."""
+    mlflow.log_params(
+        {f"model__{k}": v for k, v in model.params.items()}
+        | {
+            "model": model.name,
+            "imbalance": imbalance,
+            "cost_fn": cost_fn,
+            "cost_fp": cost_fp,
+            "folds": folds,
+            "seed": seed,
+            "n_train": len(split.y_train),
+            "n_test": len(split.y_test),
+        }
+    )
+    mlflow.log_metrics(model.metrics)
+    log_predictions(predictions_frame(model, split))
+    log_figures(model, split, cost_fn, cost_fp)
+    train_frame = split.X_train.assign(**{TARGET_COLUMN: split.y_train})
+    # A code source carries the data tags; a path string would be resolved by MLflow
+    # against several source types and warn.
+    source = CodeDatasetSource(tags=dataset.source.as_tags())
+    mlflow.log_input(
+        mlflow.data.from_pandas(
+            train_frame, source=source, name="telco-train", targets=TARGET_COLUMN
+        ),
+        context="training",
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        log_churn_model(
+            model.pipeline,
+            threshold=model.threshold,
+            cost_fn=cost_fn,
+            cost_fp=cost_fp,
+            input_example=split.X_test.head(3),
+            work_dir=Path(tmp),
+        )
+
+
 def log_model_run(
     model: EvaluatedModel,
     split: SplitData,
@@ -236,44 +285,19 @@ def log_model_run(
     kind: str = "train",
     extra_tags: dict[str, str] | None = None,
 ) -> str:
-    """Log one evaluated model as a complete MLflow run and return its run id."""
+    """Log an already evaluated model as a new, complete MLflow run and return its run id."""
     tags = run_tags(model.name, imbalance, dataset, kind) | (extra_tags or {})
     with tracked_run(model.name, tags=tags) as run:
-        mlflow.log_params(
-            {f"model__{k}": v for k, v in model.params.items()}
-            | {
-                "model": model.name,
-                "imbalance": imbalance,
-                "cost_fn": cost_fn,
-                "cost_fp": cost_fp,
-                "folds": folds,
-                "seed": seed,
-                "n_train": len(split.y_train),
-                "n_test": len(split.y_test),
-            }
+        log_model_results(
+            model,
+            split,
+            dataset,
+            imbalance=imbalance,
+            cost_fn=cost_fn,
+            cost_fp=cost_fp,
+            folds=folds,
+            seed=seed,
         )
-        mlflow.log_metrics(model.metrics)
-        log_predictions(predictions_frame(model, split))
-        log_figures(model, split, cost_fn, cost_fp)
-        train_frame = split.X_train.assign(**{TARGET_COLUMN: split.y_train})
-        # A code source carries the data tags; a path string would be resolved by MLflow
-        # against several source types and warn.
-        source = CodeDatasetSource(tags=dataset.source.as_tags())
-        mlflow.log_input(
-            mlflow.data.from_pandas(
-                train_frame, source=source, name="telco-train", targets=TARGET_COLUMN
-            ),
-            context="training",
-        )
-        with tempfile.TemporaryDirectory() as tmp:
-            log_churn_model(
-                model.pipeline,
-                threshold=model.threshold,
-                cost_fn=cost_fn,
-                cost_fp=cost_fp,
-                input_example=split.X_test.head(3),
-                work_dir=Path(tmp),
-            )
         return run.info.run_id
 
 
@@ -309,26 +333,30 @@ def train(
     for position, name in enumerate(config.models, start=1):
         report(f"[{position}/{len(config.models)}] {name}: cross-validating ...")
         started = time.perf_counter()
-        model = fit_and_evaluate(
-            name,
-            split,
-            imbalance=config.imbalance,
-            cost_fn=config.cost_fn,
-            cost_fp=config.cost_fp,
-            folds=config.folds,
-            seed=config.seed,
-            fast=config.fast,
-        )
-        run_id = log_model_run(
-            model,
-            split,
-            dataset,
-            imbalance=config.imbalance,
-            cost_fn=config.cost_fn,
-            cost_fp=config.cost_fp,
-            folds=config.folds,
-            seed=config.seed,
-        )
+        # The run opens before fitting, so a model in training shows as RUNNING and a
+        # crash or interrupt leaves a FAILED or KILLED run, not a missing one.
+        with tracked_run(name, tags=run_tags(name, config.imbalance, dataset)) as run:
+            model = fit_and_evaluate(
+                name,
+                split,
+                imbalance=config.imbalance,
+                cost_fn=config.cost_fn,
+                cost_fp=config.cost_fp,
+                folds=config.folds,
+                seed=config.seed,
+                fast=config.fast,
+            )
+            log_model_results(
+                model,
+                split,
+                dataset,
+                imbalance=config.imbalance,
+                cost_fn=config.cost_fn,
+                cost_fp=config.cost_fp,
+                folds=config.folds,
+                seed=config.seed,
+            )
+            run_id = run.info.run_id
         seconds = time.perf_counter() - started
         results.append(TrainResult(name, run_id, model.metrics, seconds))
         report(

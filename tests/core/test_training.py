@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+import time
+
 import mlflow
 import numpy as np
 import pytest
@@ -9,6 +14,7 @@ from mlflow.tracking import MlflowClient
 
 from core import costs
 from core.cli import main
+from core.config import PROJECT_ROOT
 from core.data import Dataset, DataSource, load_dataset
 from core.synthetic import generate_telco
 from core.tracking import load_predictions, search_model_runs
@@ -155,3 +161,36 @@ def _generated_dataset() -> Dataset:
     frame = validate_frame(generate_telco(n_rows=1500, seed=3))
     source = DataSource(kind="generated", path=None, sha256=None, seed=3, n_rows=len(frame))
     return Dataset(frame=frame, source=source)
+
+
+def test_sigterm_ends_run_killed(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    command = [sys.executable, "-m", "core", "train", "--models", "random_forest"]
+    command += ["--tracking-uri", uri, "--experiment", "killed"]
+    process = subprocess.Popen(command, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        # Cross-validation starts after the data is loaded and the experiment exists.
+        for line in process.stdout:
+            if "cross-validating" in line:
+                break
+        _wait_for_run(uri, "killed")
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 128 + signal.SIGTERM
+    finally:
+        process.kill()
+
+    runs = MlflowClient(tracking_uri=uri).search_runs(
+        [MlflowClient(tracking_uri=uri).get_experiment_by_name("killed").experiment_id]
+    )
+    assert [run.info.status for run in runs] == ["KILLED"]
+
+
+def _wait_for_run(uri: str, experiment: str, timeout: float = 60.0) -> None:
+    client = MlflowClient(tracking_uri=uri)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = client.get_experiment_by_name(experiment)
+        if found and client.search_runs([found.experiment_id]):
+            return
+        time.sleep(0.2)
+    raise TimeoutError(f"no run appeared in {experiment!r} within {timeout} s")
