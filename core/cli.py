@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 
@@ -116,6 +117,119 @@ def run_bootstrap(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_promote_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "promote", help="register a run or version and point an alias (champion) at it"
+    )
+    target = parser.add_mutually_exclusive_group(required=True)
+    target.add_argument("--run", help="run id to register and promote")
+    target.add_argument("--version", help="registered version number to promote")
+    parser.add_argument(
+        "--alias", choices=("champion", "challenger"), default="champion",
+        help="alias to move (default champion; only champion passes the business gate)",
+    )
+    parser.add_argument(
+        "--cost-fn", type=float,
+        help="cost of a missed churner for the gate and threshold (default: the run's own)",
+    )
+    parser.add_argument(
+        "--cost-fp", type=float,
+        help="cost of an unneeded offer for the gate and threshold (default: the run's own)",
+    )
+    parser.add_argument(
+        "--force", action="store_true",
+        help="promote despite a failed gate or schema check; recorded in the version's tags",
+    )
+    parser.add_argument("--by", help="name recorded as the promoter (default: the OS user)")
+    parser.add_argument(
+        "--model-name", help="registered model name (default: $CHURNLAB_MODEL_NAME or "
+        "churnlab-churn)"
+    )
+    parser.add_argument("--tracking-uri", help="MLflow tracking and registry URI")
+    parser.set_defaults(handler=run_promote)
+
+
+def run_promote(args: argparse.Namespace) -> int:
+    from core.registry import promote
+
+    result = promote(
+        run_id=args.run,
+        version=args.version,
+        alias=args.alias,
+        cost_fn=args.cost_fn,
+        cost_fp=args.cost_fp,
+        force=args.force,
+        promoted_by=args.by,
+        tracking_uri=args.tracking_uri,
+        model_name=args.model_name,
+    )
+    if result.gate is not None:
+        print(f"Business gate: {result.gate.describe()}.")
+    if result.logged_again:
+        print("The pipeline was logged again with the threshold for these costs.")
+    forced = " (forced)" if result.forced else ""
+    print(
+        f"{result.alias} -> version {result.version}{forced}; "
+        f"previously version {result.previous_version or 'none'}."
+    )
+    return 0
+
+
+def add_rollback_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "rollback", help="move the champion alias back to the previous champion"
+    )
+    parser.add_argument("--by", help="name recorded for the rollback (default: the OS user)")
+    parser.add_argument("--model-name", help="registered model name")
+    parser.add_argument("--tracking-uri", help="MLflow tracking and registry URI")
+    parser.set_defaults(handler=run_rollback)
+
+
+def run_rollback(args: argparse.Namespace) -> int:
+    from core.registry import rollback
+
+    result = rollback(
+        promoted_by=args.by, tracking_uri=args.tracking_uri, model_name=args.model_name
+    )
+    print(f"champion -> version {result.version}; was version {result.previous_version}.")
+    return 0
+
+
+def add_score_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "score", help="batch-score a customer CSV: probability, decision and top reasons"
+    )
+    parser.add_argument("--input", required=True, help="CSV of customers (Telco columns)")
+    parser.add_argument("--output", required=True, help="CSV to write, replaced if it exists")
+    parser.add_argument(
+        "--model-uri", help="model to use (default: models:/<model name>@champion)"
+    )
+    parser.add_argument(
+        "--chunk-size", type=int, default=50_000,
+        help="rows held in memory at a time (default 50000)",
+    )
+    parser.add_argument("--tracking-uri", help="MLflow tracking and registry URI")
+    parser.set_defaults(handler=run_score)
+
+
+def run_score(args: argparse.Namespace) -> int:
+    from core.scoring import score_csv
+
+    result = score_csv(
+        args.input,
+        args.output,
+        model_uri=args.model_uri,
+        tracking_uri=args.tracking_uri,
+        chunk_size=args.chunk_size,
+    )
+    print(
+        f"Scored {result.n_rows} customers with {result.model_uri} in {result.seconds:.1f} s: "
+        f"{result.n_contacted} to contact at threshold {result.threshold:.4f}. "
+        f"Wrote {args.output}."
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m core", description="ChurnLab: churn models tracked in MLflow."
@@ -124,7 +238,32 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", required=True)
     add_train_parser(subparsers)
     add_bootstrap_parser(subparsers)
+    add_promote_parser(subparsers)
+    add_rollback_parser(subparsers)
+    add_score_parser(subparsers)
     return parser
+
+
+class _DropMessages(logging.Filter):
+    def __init__(self, *fragments: str) -> None:
+        super().__init__()
+        self.fragments = fragments
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not any(fragment in message for fragment in self.fragments)
+
+
+def quiet_mlflow_console() -> None:
+    """Hide MLflow's per-artifact progress bars and two notices that repeat for every model.
+
+    The models are logged as Python objects on purpose: `core` travels with them as code,
+    and loading them unpickles, so only load models from a tracking store you trust.
+    """
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    logging.getLogger("mlflow.pyfunc").addFilter(
+        _DropMessages("Passing a Python object as `python_model`", "Validating input example")
+    )
 
 
 def _raise_on_sigterm(signum, frame) -> None:
@@ -140,6 +279,7 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     signal.signal(signal.SIGTERM, _raise_on_sigterm)
+    quiet_mlflow_console()
     from core.validation import DataValidationError
 
     try:
