@@ -125,7 +125,7 @@ def load_dataset(
         source = DataSource("generated", None, None, seed, len(frame))
     else:
         content = _read_file_bytes(resolved)
-        frame = read_csv_file(io.BytesIO(content))
+        frame = read_csv_file(_named_buffer(content, str(resolved)))
         digest = hashlib.sha256(content).hexdigest()
         source = DataSource("file", str(resolved), digest, None, len(frame))
         logger.info("Loaded %d rows from %s (sha256 %s)", len(frame), resolved, digest[:12])
@@ -149,7 +149,7 @@ def dataset_from_bytes(content: bytes, name: str, *, validate: bool = True) -> D
     Raises:
         DataValidationError: If the bytes are not a readable CSV or fail validation.
     """
-    frame = read_csv_file(io.BytesIO(content))
+    frame = read_csv_file(_named_buffer(content, name))
     digest = hashlib.sha256(content).hexdigest()
     source = DataSource("file", name, digest, None, len(frame))
     if validate:
@@ -238,6 +238,13 @@ def train_test_split_frame(
         seed,
     )
     return train_df, test_df
+
+
+def _named_buffer(content: bytes, name: str) -> io.BytesIO:
+    # Errors from read_csv_file name the file through the buffer's `name`.
+    buffer = io.BytesIO(content)
+    buffer.name = name
+    return buffer
 
 
 def _read_file_bytes(path: Path) -> bytes:
