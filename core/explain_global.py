@@ -374,3 +374,23 @@ def find_customer(context: ExplainContext, customer_id: str) -> tuple[pd.DataFra
         else "Ids look like 7590-VHVEG; pick one from the list of high-risk customers."
     )
     raise ValueError(f"No customer with id {requested!r} in run {context.run_id}'s data. {hint}")
+
+
+def logged_top_features(
+    run_id: str, tracking_uri: str | None = None, k: int = 5
+) -> pd.DataFrame | None:
+    """Return the run's k features with the largest mean |SHAP|, as logged, or None.
+
+    Reads `explanations/mean_abs_shap.csv`, written by `log_global_explanation`, so it
+    computes nothing. The frame has columns `feature` and `importance`, highest first.
+    """
+    try:
+        local = mlflow.artifacts.download_artifacts(
+            run_id=run_id,
+            artifact_path="explanations/mean_abs_shap.csv",
+            tracking_uri=resolve_tracking_uri(tracking_uri),
+        )
+    except mlflow.exceptions.MlflowException:
+        return None
+    table = pd.read_csv(local).rename(columns={"mean_abs_shap": "importance"})
+    return table.sort_values("importance", ascending=False).head(k).reset_index(drop=True)

@@ -29,6 +29,7 @@ from core.explain_global import (
     importance_table,
     load_explain_context,
     log_global_explanation,
+    logged_top_features,
     rank_test_customers,
 )
 from core.models import build_pipeline
@@ -264,6 +265,17 @@ def test_global_explanation_logged(store_env):
     }
     plots = {item.path for item in client.list_artifacts(run_id, "plots")}
     assert "plots/shap_beeswarm.json" in plots
+    top = logged_top_features(run_id, store_env.tracking_uri, k=3)
+    assert top["feature"].tolist() == summary.mean_abs["feature"].head(3).tolist()
+    assert top["importance"].is_monotonic_decreasing
+
+
+@pytest.mark.slow
+def test_logged_top_features_absent(store_env):
+    assert (
+        logged_top_features(store_env.run_ids["logistic_regression"], store_env.tracking_uri)
+        is None
+    )
 
 
 @pytest.mark.slow
