@@ -208,6 +208,10 @@ def add_score_parser(subparsers) -> None:
         "--chunk-size", type=int, default=50_000,
         help="rows held in memory at a time (default 50000)",
     )
+    parser.add_argument(
+        "--no-reasons", action="store_true",
+        help="leave the reason columns empty; the reasons take most of the scoring time",
+    )
     parser.add_argument("--tracking-uri", help="MLflow tracking and registry URI")
     parser.set_defaults(handler=run_score)
 
@@ -221,11 +225,100 @@ def run_score(args: argparse.Namespace) -> int:
         model_uri=args.model_uri,
         tracking_uri=args.tracking_uri,
         chunk_size=args.chunk_size,
+        reasons=not args.no_reasons,
     )
     print(
         f"Scored {result.n_rows} customers with {result.model_uri} in {result.seconds:.1f} s: "
         f"{result.n_contacted} to contact at threshold {result.threshold:.4f}. "
         f"Wrote {args.output}."
+    )
+    return 0
+
+
+def add_tune_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "tune", help="tune one model family with Optuna, then refit and log the best model"
+    )
+    parser.add_argument(
+        "--model",
+        default="xgboost",
+        help="model family: xgboost, lightgbm, random_forest, logistic_regression or mlp "
+        "(default xgboost)",
+    )
+    parser.add_argument("--trials", type=int, default=30, help="trials to run (default 30)")
+    parser.add_argument(
+        "--timeout", type=float, help="stop starting new trials after this many seconds"
+    )
+    parser.add_argument(
+        "--storage",
+        help="Optuna storage URL (default: $OPTUNA_STORAGE, else optuna.db in the project)",
+    )
+    parser.add_argument(
+        "--study-name", help="study to create or resume (default: <model>-<objective>)"
+    )
+    parser.add_argument(
+        "--objective",
+        default=None,
+        help="cost (out-of-fold cost at its best threshold) or log_loss (out-of-fold log "
+        "loss); the default is in docs/tuning.md",
+    )
+    parser.add_argument("--data", help="Telco CSV (default as for train)")
+    parser.add_argument("--imbalance", choices=IMBALANCE_STRATEGIES, default="class_weight")
+    parser.add_argument(
+        "--cost-fn",
+        type=float,
+        default=DEFAULT_COST_FN,
+        help="cost of a missed churner (false negative), in money (default 10)",
+    )
+    parser.add_argument(
+        "--cost-fp",
+        type=float,
+        default=DEFAULT_COST_FP,
+        help="cost of an unneeded retention offer (false positive), in money (default 1)",
+    )
+    parser.add_argument("--folds", type=int, default=5, help="stratified CV folds (default 5)")
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="random seed (default 42)")
+    parser.add_argument("--fast", action="store_true", help="fewer trees, for tests and demos")
+    parser.add_argument("--no-pruning", action="store_true", help="run every fold of every trial")
+    parser.add_argument(
+        "--no-early-stopping", action="store_true", help="boosted models use all their trees"
+    )
+    parser.add_argument(
+        "--no-diagnostics", action="store_true", help="skip learning curves and the baseline"
+    )
+    _add_tracking_options(parser)
+    parser.set_defaults(handler=run_tune)
+
+
+def run_tune(args: argparse.Namespace) -> int:
+    from core.tuning import DEFAULT_OBJECTIVE, TuneConfig, route_optuna_logging, tune
+
+    route_optuna_logging()
+    config = TuneConfig(
+        family=args.model,
+        n_trials=args.trials,
+        timeout_s=args.timeout,
+        objective=args.objective or DEFAULT_OBJECTIVE,
+        study_name=args.study_name,
+        storage=args.storage,
+        data_path=args.data,
+        imbalance=args.imbalance,
+        cost_fn=args.cost_fn,
+        cost_fp=args.cost_fp,
+        folds=args.folds,
+        seed=args.seed,
+        fast=args.fast,
+        pruning=not args.no_pruning,
+        early_stopping=not args.no_early_stopping,
+        diagnostics=not args.no_diagnostics,
+        tracking_uri=args.tracking_uri,
+        experiment=args.experiment,
+    )
+    result = tune(config, progress=lambda line: print(line, flush=True))
+    print(
+        f"Study {result.study_name}: {result.n_trials_run} trials run here, "
+        f"{result.n_complete} complete, {result.n_pruned} pruned, {result.n_failed} failed in "
+        f"total; best value {result.best_value}; tuned run {result.tuned_run_id}."
     )
     return 0
 
@@ -241,6 +334,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_promote_parser(subparsers)
     add_rollback_parser(subparsers)
     add_score_parser(subparsers)
+    add_tune_parser(subparsers)
     return parser
 
 

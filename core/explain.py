@@ -356,15 +356,46 @@ def top_reasons(
     if background is None and pipeline not in _EXPLAINERS:
         background = _default_background(pipeline)
     explanation = cached_explainer(pipeline, background).explain(X_raw)
-    rows = []
-    for position in range(len(X_raw)):
-        table = contribution_table(explanation, position)
-        up = table[table["contribution"] > 0].head(k)
-        reasons = [f"{row.label} ({row.contribution:+.2f})" for row in up.itertuples()]
-        reasons += [""] * (k - len(reasons))
-        rows.append(reasons)
-    columns = [f"reason_{i}" for i in range(1, k + 1)]
-    return pd.DataFrame(rows, columns=columns, index=X_raw.index)
+    values = explanation.values.to_numpy()
+    labels = np.column_stack(
+        [
+            feature_labels(feature, explanation.raw_values[feature]).to_numpy(dtype=object)
+            for feature in explanation.values.columns
+        ]
+    )
+    # Sorting the whole matrix at once keeps batch scoring free of a per-customer loop.
+    order = np.argsort(-values, axis=1, kind="stable")[:, :k]
+    rows = np.arange(len(values))[:, None]
+    top_values = values[rows, order]
+    top_labels = labels[rows, order]
+    reasons = {}
+    for position in range(order.shape[1]):
+        text = pd.Series(top_labels[:, position]) + pd.Series(top_values[:, position]).map(
+            " ({:+.2f})".format
+        )
+        reasons[f"reason_{position + 1}"] = text.where(top_values[:, position] > 0, "")
+    for position in range(order.shape[1], k):
+        reasons[f"reason_{position + 1}"] = pd.Series("", index=range(len(values)))
+    result = pd.DataFrame(reasons)
+    result.index = X_raw.index
+    return result
+
+
+def feature_labels(feature: str, values: pd.Series) -> pd.Series:
+    """Label every value of one raw feature as `feature_label` does, without a Python loop."""
+    missing = values.isna()
+    if feature == "tenure":
+        months = values.fillna(0).astype(float).round().astype(int)
+        text = "tenure = " + months.astype(str) + np.where(months == 1, " month", " months")
+    elif feature in ("MonthlyCharges", "TotalCharges"):
+        text = f"{feature} = $" + values.fillna(0).astype(float).map("{:,.2f}".format)
+    elif feature == "SeniorCitizen":
+        senior = values.astype(str).str.strip().isin(["1", "1.0"])
+        text = pd.Series(np.where(senior, "SeniorCitizen = Yes", "SeniorCitizen = No"))
+        text.index = values.index
+    else:
+        text = f"{feature} = " + values.astype(str)
+    return text.where(~missing, f"{feature} = missing")
 
 
 def _default_background(pipeline) -> pd.DataFrame | None:

@@ -34,7 +34,7 @@ from core.models import (
     model_params,
 )
 from core.schema import ID_COLUMN, TARGET_COLUMN
-from core.serving import log_churn_model
+from core.serving import BACKGROUND_ROWS, log_churn_model
 from core.tracking import configure_tracking, git_commit, log_predictions, tracked_run
 
 logger = logging.getLogger(__name__)
@@ -269,6 +269,9 @@ def log_model_results(
             cost_fp=cost_fp,
             input_example=split.X_test.head(3),
             work_dir=Path(tmp),
+            background=split.X_train.sample(
+                n=min(BACKGROUND_ROWS, len(split.X_train)), random_state=seed
+            ),
         )
 
 

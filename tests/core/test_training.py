@@ -92,16 +92,19 @@ def test_threshold_is_optimal_on_oof_predictions(trained_store):
     assert run.data.metrics["threshold"] == pytest.approx(choice.threshold)
 
 
-def test_logged_model_scores_raw_records(trained_store):
-    run_id = trained_store.run_ids["xgboost"]
+@pytest.mark.parametrize("name", ["xgboost", "logistic_regression"])
+def test_logged_model_scores_raw_records(trained_store, name):
+    run_id = trained_store.run_ids[name]
     model = mlflow.pyfunc.load_model(f"runs:/{run_id}/model")
     records = load_dataset(trained_store.data_path).frame.drop(columns=["Churn"]).head(20)
 
     result = model.predict(records)
 
-    assert list(result.columns) == ["customerID", "churn_probability", "decision"]
+    assert list(result.columns[:3]) == ["customerID", "churn_probability", "decision"]
     assert result["churn_probability"].between(0, 1).all()
     assert set(result["decision"].unique()) <= {0, 1}
+    assert result["reason_1"].str.contains(" = ").any()
+    assert model.unwrap_python_model().background is not None
 
 
 def test_best_model_reaches_auc_on_real_data(trained_store):
