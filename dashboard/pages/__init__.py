@@ -1,0 +1,1 @@
+"""Dashboard pages; each module is a script that `st.navigation` runs."""

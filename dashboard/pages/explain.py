@@ -1,0 +1,221 @@
+"""Explain: why the model gives one customer its churn probability, and what would change it.
+
+The run's model is loaded once per run, and its SHAP explainer is reused for every customer.
+The global view (SHAP summary and importances) is computed on request, because permutation
+importance scores the test set about a hundred times.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core import explain_plots
+from core.explain import apply_what_if, contribution_table, reasons_sentence
+from core.explain_global import (
+    ExplainContext,
+    GlobalExplanation,
+    ModelLoadError,
+    customer_decision,
+    find_customer,
+    global_explanation,
+    load_explain_context,
+    log_global_explanation,
+    rank_test_customers,
+)
+from core.schema import CATEGORY_VALUES, ID_COLUMN
+from dashboard import charts_explain, data_access, state
+
+SEARCH_KEY = "explain.customer_id"
+PICK_KEY = "explain.pick"
+GLOBAL_KEY = "explain.show_global"
+HIGH_RISK_ROWS = 25
+WHAT_IF_SERVICES = (
+    "InternetService",
+    "OnlineSecurity",
+    "TechSupport",
+    "OnlineBackup",
+    "DeviceProtection",
+    "StreamingTV",
+    "StreamingMovies",
+    "PhoneService",
+    "PaperlessBilling",
+)
+
+
+@st.cache_resource(show_spinner="Loading the model and building its explainer…", max_entries=4)
+def _context(run_id: str, tracking_uri: str) -> ExplainContext:
+    return load_explain_context(run_id, tracking_uri)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _ranked(run_id: str, tracking_uri: str):
+    return rank_test_customers(_context(run_id, tracking_uri))
+
+
+@st.cache_resource(show_spinner="Explaining the test customers…", max_entries=4)
+def _global(run_id: str, tracking_uri: str) -> GlobalExplanation:
+    return global_explanation(_context(run_id, tracking_uri))
+
+
+def _choose_customer(context: ExplainContext, ranked) -> tuple[object, str] | None:
+    """Draw the search box and the high-risk list; return the customer record and split."""
+    left, right = st.columns(2)
+    typed = left.text_input("Customer id", key=SEARCH_KEY, placeholder="for example 7590-VHVEG")
+    top = ranked.head(HIGH_RISK_ROWS)
+    labels = {
+        row[ID_COLUMN]: f"{row[ID_COLUMN]} ({100 * row['probability']:.1f}%)"
+        for _, row in top.iterrows()
+    }
+    picked = right.selectbox(
+        "…or pick one of the highest-risk test customers",
+        options=list(labels),
+        format_func=labels.get,
+        key=PICK_KEY,
+    )
+    requested = typed.strip() or picked
+    try:
+        return find_customer(context, requested)
+    except ValueError as error:
+        st.warning(str(error), icon=":material/person_search:")
+        return None
+
+
+def _show_decision(probability: float, threshold: float) -> None:
+    cost_fn, cost_fp = state.get_costs()
+    decision = customer_decision(probability, threshold, cost_fn, cost_fp)
+    columns = st.columns(4)
+    columns[0].metric("Churn probability", f"{100 * probability:.1f}%")
+    columns[1].metric(
+        "Decision",
+        "Contact" if decision.contact else "Do not contact",
+        help=f"Customers at or above the threshold {threshold:.3f} get a retention offer.",
+    )
+    columns[2].metric("Expected cost if contacted", f"{decision.expected_cost_contact:,.2f}")
+    columns[3].metric(
+        "Expected cost if not contacted", f"{decision.expected_cost_no_contact:,.2f}"
+    )
+
+
+def _show_explanation(context: ExplainContext, record, threshold: float) -> float:
+    explanation = context.explainer.explain(record)
+    table = contribution_table(explanation)
+    probability = float(explanation.probability[0])
+    _show_decision(probability, threshold)
+    st.caption(
+        "Bars are SHAP contributions in percentage points, from the model's average "
+        "output to this customer's probability."
+    )
+    st.plotly_chart(
+        charts_explain.waterfall_figure(table, explanation.base_value, probability),
+        key="explain.waterfall",
+    )
+    st.markdown(reasons_sentence(table))
+    return probability
+
+
+def _what_if_changes(record) -> dict[str, object]:
+    """Draw the what-if controls and return the changed values only."""
+    row = record.iloc[0]
+    columns = st.columns(3)
+    contract = columns[0].selectbox(
+        "Contract",
+        CATEGORY_VALUES["Contract"],
+        index=list(CATEGORY_VALUES["Contract"]).index(row["Contract"]),
+        key="explain.what_if.contract",
+    )
+    tenure = columns[1].number_input(
+        "tenure (months)", 0, 120, int(row["tenure"]), key="explain.what_if.tenure"
+    )
+    service = columns[2].selectbox("Service", WHAT_IF_SERVICES, key="explain.what_if.service")
+    options = list(CATEGORY_VALUES[service])
+    value = columns[2].selectbox(
+        f"{service} value",
+        options,
+        index=options.index(row[service]) if row[service] in options else 0,
+        key=f"explain.what_if.value.{service}",
+    )
+    proposed = {"Contract": contract, "tenure": int(tenure), service: value}
+    return {name: new for name, new in proposed.items() if new != row[name]}
+
+
+def _show_what_if(context: ExplainContext, record, probability: float) -> None:
+    st.subheader("What if")
+    st.caption(
+        "Change the contract, the tenure or one service. A new tenure keeps the average "
+        "monthly charge, so TotalCharges moves with it."
+    )
+    changes = _what_if_changes(record)
+    if not changes:
+        st.caption("Change a value above to see the new probability.")
+        return
+    changed = apply_what_if(record, changes)
+    explanation = context.explainer.explain(changed)
+    new_probability = float(explanation.probability[0])
+    st.metric(
+        "Churn probability after the change",
+        f"{100 * new_probability:.1f}%",
+        delta=f"{100 * (new_probability - probability):+.1f} points",
+        delta_color="inverse",
+    )
+    table = contribution_table(explanation)
+    st.plotly_chart(
+        charts_explain.waterfall_figure(
+            table, explanation.base_value, new_probability, title="After the change"
+        ),
+        key="explain.what_if_waterfall",
+    )
+
+
+def _show_global(context: ExplainContext, tracking_uri: str) -> None:
+    st.subheader("Global view")
+    if not st.toggle("Show the global view (takes a few seconds)", key=GLOBAL_KEY):
+        return
+    summary = _global(context.run_id, tracking_uri)
+    st.caption(f"SHAP values of {summary.n_customers:,} test customers, in percentage points.")
+    left, right = st.columns(2)
+    left.plotly_chart(explain_plots.mean_abs_shap_figure(summary.mean_abs), key="explain.bar")
+    right.plotly_chart(explain_plots.beeswarm_figure(summary.beeswarm), key="explain.swarm")
+    st.plotly_chart(
+        explain_plots.importance_comparison_figure(summary.importance), key="explain.importance"
+    )
+    for note in summary.notes:
+        st.markdown(f"- {note}")
+    if summary.notes:
+        st.caption(
+            "Built-in importance measures how the model uses a feature while training; "
+            "permutation importance measures the test AUC lost without it. Correlated "
+            "features such as tenure and TotalCharges share credit differently in each."
+        )
+    if st.button("Log the global view to the run", key="explain.log_global"):
+        log_global_explanation(context.run_id, tracking_uri=tracking_uri, summary=summary)
+        st.success(f"Logged under explanations/ and plots/ of run {context.run_id}.")
+
+
+def main() -> None:
+    """Draw the Explain page for the selected run."""
+    state.init_state()
+    st.title("Explain a customer")
+    runs = data_access.load_runs()
+    if runs.empty:
+        state.show_no_runs()
+        return
+    run_id = state.run_picker(runs)
+    tracking_uri = data_access.tracking_uri()
+    try:
+        context = _context(run_id, tracking_uri)
+    except (ModelLoadError, ValueError, FileNotFoundError) as error:
+        st.error(f"Run {run_id} cannot be explained: {error}", icon=":material/error:")
+        return
+    stored = state.get_threshold()
+    threshold = context.threshold if stored is None else stored
+    chosen = _choose_customer(context, _ranked(run_id, tracking_uri))
+    if chosen is not None:
+        record, split = chosen
+        if split == "train":
+            st.info("This is a training customer: the model saw whether they left.")
+        probability = _show_explanation(context, record, threshold)
+        _show_what_if(context, record, probability)
+    _show_global(context, tracking_uri)
+
+
+main()

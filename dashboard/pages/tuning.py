@@ -1,0 +1,217 @@
+"""Tuning: launch an Optuna study in the background, follow it live, and read its diagnostics."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core import diagnostics, tuning_jobs
+from core.search_spaces import TUNABLE_FAMILIES
+from core.tuning import (
+    DEFAULT_OBJECTIVE,
+    OBJECTIVES,
+    TuneConfig,
+    default_study_name,
+    masked_url,
+    resolve_storage_url,
+)
+from dashboard import data_access, state
+
+STUDY_KEY = "tuning.study"
+REFRESH_SECONDS = 3
+OBJECTIVE_LABELS = {
+    "cost": "OOF cost per customer at its best threshold",
+    "log_loss": "OOF log loss",
+}
+
+
+def _launch_form(storage: str) -> None:
+    with st.form("tuning.launch"):
+        columns = st.columns(4)
+        family = columns[0].selectbox(
+            "Model family", TUNABLE_FAMILIES, index=TUNABLE_FAMILIES.index("xgboost")
+        )
+        objective = columns[1].selectbox(
+            "Objective",
+            OBJECTIVES,
+            index=OBJECTIVES.index(DEFAULT_OBJECTIVE),
+            format_func=OBJECTIVE_LABELS.get,
+        )
+        n_trials = columns[2].number_input("Trials", min_value=1, max_value=1000, value=30)
+        minutes = columns[3].number_input(
+            "Time limit (minutes, 0 for none)", min_value=0.0, value=0.0, step=1.0
+        )
+        study_name = st.text_input(
+            "Study name", placeholder="empty for <family>-<objective>, e.g. xgboost-cost"
+        )
+        submitted = st.form_submit_button("Launch tuning", type="primary")
+    if submitted:
+        _launch(storage, family, objective, int(n_trials), float(minutes), study_name.strip())
+
+
+def _launch(
+    storage: str, family: str, objective: str, n_trials: int, minutes: float, study_name: str
+) -> None:
+    cost_fn, cost_fp = state.get_costs()
+    config = TuneConfig(
+        family=family,
+        objective=objective,
+        n_trials=n_trials,
+        timeout_s=minutes * 60 if minutes > 0 else None,
+        study_name=study_name or default_study_name(family, objective),
+        storage=storage,
+        cost_fn=cost_fn,
+        cost_fp=cost_fp,
+        tracking_uri=data_access.tracking_uri(),
+        experiment=data_access.experiment_name(),
+    )
+    try:
+        job = tuning_jobs.launch_tuning(config)
+    except ValueError as error:
+        st.error(str(error))
+        return
+    st.session_state[STUDY_KEY] = job.study_name
+    st.success(f"Launched study {job.study_name} as process {job.pid}.")
+
+
+def _choose_study(storage: str) -> str | None:
+    try:
+        studies = tuning_jobs.list_studies(storage)
+    except ValueError as error:
+        st.error(str(error))
+        return None
+    if not studies:
+        st.info("No study yet: launch one above or run `python -m core tune`.")
+        return None
+    chosen = st.session_state.get(STUDY_KEY)
+    index = studies.index(chosen) if chosen in studies else 0
+    return st.selectbox("Study", studies, index=index, key="tuning.study_select")
+
+
+def _progress(study_name: str, storage: str) -> None:
+    job = tuning_jobs.read_job(study_name)
+    running = job is not None and tuning_jobs.is_running(job)
+    refresh = f"{REFRESH_SECONDS}s" if running else None
+    st.fragment(_progress_body, run_every=refresh)(study_name, storage)
+
+
+def _progress_body(study_name: str, storage: str) -> None:
+    try:
+        progress = tuning_jobs.study_progress(study_name, storage)
+    except ValueError as error:
+        st.error(str(error))
+        return
+    job = tuning_jobs.read_job(study_name)
+    running = job is not None and tuning_jobs.is_running(job)
+    _progress_metrics(progress, job)
+    objective = progress.attrs.get("objective", DEFAULT_OBJECTIVE)
+    if not progress.trials.empty:
+        figure = diagnostics.trial_history_figure(progress.trials, OBJECTIVE_LABELS[objective])
+        st.plotly_chart(figure, key="tuning.history")
+    if progress.importances:
+        st.plotly_chart(diagnostics.importance_figure(progress.importances), key="tuning.imp")
+    elif not progress.trials.empty:
+        st.caption(
+            f"Parameter importances appear once {tuning_jobs.MIN_TRIALS_FOR_IMPORTANCE} "
+            "trials are complete."
+        )
+    if job is not None:
+        _job_controls(job, running)
+
+
+def _progress_metrics(progress: tuning_jobs.StudyProgress, job) -> None:
+    counts = progress.counts
+    finished = sum(counts.get(name, 0) for name in ("COMPLETE", "PRUNED", "FAIL"))
+    columns = st.columns(4)
+    if job is not None:
+        done = int((progress.trials["number"] >= job.trials_before).sum())
+        running_now = counts.get("RUNNING", 0)
+        columns[0].metric(
+            "Trials done in the last launch", f"{done - running_now} of {job.n_trials}"
+        )
+    else:
+        columns[0].metric("Trials finished", finished)
+    columns[1].metric("Pruned", counts.get("PRUNED", 0))
+    columns[2].metric("Failed", counts.get("FAIL", 0))
+    best = "none yet" if progress.best_value is None else f"{progress.best_value:.4f}"
+    columns[3].metric("Best value so far", best)
+    family = progress.attrs.get("family", "?")
+    st.caption(
+        f"Family {family}, {finished} trials finished in the study, "
+        f"{counts.get('RUNNING', 0)} running. Lower is better."
+    )
+
+
+def _job_controls(job: tuning_jobs.TuningJob, running: bool) -> None:
+    if running:
+        st.info(f"Tuning is running as process {job.pid}; this section refreshes itself.")
+        if st.button("Stop tuning", key="tuning.stop"):
+            tuning_jobs.stop_tuning(job.study_name)
+            st.warning("Stop requested: the running trial is marked failed; resume any time.")
+    else:
+        code = tuning_jobs.exit_code(job)
+        if code not in (None, 0):
+            st.error(f"The last launch ended with exit code {code}; see its log below.")
+    with st.expander("Log of the last launch"):
+        st.code(tuning_jobs.log_tail(job) or "(empty)", language=None)
+
+
+@st.cache_data(show_spinner="Reading the tuned run's diagnostics…", max_entries=32)
+def _load_diagnostics(run_id: str, tracking_uri: str) -> diagnostics.Diagnostics:
+    return diagnostics.load_diagnostics(run_id, tracking_uri)
+
+
+def _diagnostics(study_name: str) -> None:
+    st.subheader("Diagnostics of the tuned run")
+    uri = data_access.tracking_uri()
+    run_id = tuning_jobs.find_tuned_run(study_name, uri, data_access.experiment_name())
+    if run_id is None:
+        st.info("No tuned run yet: it is logged when a launch finishes its trials.")
+        return
+    st.caption(f"Tuned run `{run_id}`, on the leaderboard with kind `tuned`.")
+    try:
+        result = _load_diagnostics(run_id, uri)
+    except FileNotFoundError as error:
+        st.info(str(error))
+        return
+    table = result.comparison.set_index("model")
+    st.dataframe(
+        table.rename(
+            columns={
+                "train_auc": "Train AUC",
+                "test_auc": "Test AUC",
+                "auc_gap": "Train - test AUC",
+                "oof_cost": "OOF cost",
+                "test_cost": "Test cost",
+                "threshold": "Threshold",
+            }
+        ).style.format("{:.4f}")
+    )
+    gaps = result.final_gaps()
+    columns = st.columns(len(gaps) + 1)
+    for column, (model, gap) in zip(columns, gaps.items(), strict=False):
+        column.metric(f"Final train - validation AUC, {model}", f"{gap:.4f}")
+    if result.stopping_round is not None:
+        columns[-1].metric("Trees kept by early stopping", result.stopping_round)
+    for name, figure in diagnostics.diagnostics_figures(result).items():
+        st.plotly_chart(figure, key=f"tuning.diag.{name}")
+
+
+def main() -> None:
+    """Draw the launch form, the chosen study's live progress and its diagnostics."""
+    state.init_state()
+    state.cost_widgets()
+    st.title("Tuning")
+    storage = resolve_storage_url()
+    st.caption(
+        f"Optuna storage `{masked_url(storage)}`. Each trial is scored by cross-validation "
+        "on the training part only; the costs come from the sidebar."
+    )
+    _launch_form(storage)
+    study_name = _choose_study(storage)
+    if study_name is None:
+        return
+    _progress(study_name, storage)
+    _diagnostics(study_name)
+
+
+main()

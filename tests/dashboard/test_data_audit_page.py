@@ -1,0 +1,73 @@
+"""AppTest checks of the Data audit page, with the default data and with uploads."""
+
+from __future__ import annotations
+
+import pytest
+from page_helpers import metric_value, open_page, plotly_specs, plotted, texts
+
+from core.synthetic import generate_telco
+
+PAGE = "data_audit.py"
+
+pytestmark = pytest.mark.slow
+
+
+def test_audit_of_real_data(real_store_env, trained_store):
+    if trained_store.data_path is None:
+        pytest.skip("real data not present")
+    app = open_page(PAGE)
+    assert not app.exception
+    assert metric_value(app, "Customers (rows)") == "7,043"
+    assert metric_value(app, "Duplicates ignoring the id") == "22"
+    assert metric_value(app, "Hidden blanks") == "11"
+    missing, balance = plotly_specs(app)[:2]
+    blanks = dict(
+        zip(plotted(missing["data"][1]["x"]), plotted(missing["data"][1]["y"]), strict=True)
+    )
+    assert blanks["TotalCharges"] == 11
+    assert plotted(balance["data"][0]["y"]) == [5174, 1869]
+    assert "TotalCharges (11)" in texts(app)
+
+
+def test_audit_selectors_change_charts(real_store_env):
+    app = open_page(PAGE)
+    app.selectbox(key="audit.numeric").set_value("MonthlyCharges").run()
+    app.selectbox(key="audit.category").set_value("PaymentMethod").run()
+    specs = plotly_specs(app)
+    assert specs[2]["layout"]["xaxis"]["title"]["text"] == "MonthlyCharges (money per month)"
+    assert "Electronic check" in plotted(specs[3]["data"][0]["x"])
+
+
+def test_audit_of_generated_data(generated_env):
+    app = open_page(PAGE)
+    assert not app.exception
+    assert metric_value(app, "Customers (rows)") == "7,043"
+    assert "generated demo data" in texts(app)
+
+
+def test_valid_upload_is_audited(real_store_env):
+    content = generate_telco(n_rows=300, seed=5).to_csv(index=False).encode()
+    app = open_page(PAGE)
+    app.file_uploader(key="audit.upload").upload("sample.csv", content, "text/csv").run()
+    assert not app.exception
+    assert not app.error
+    assert metric_value(app, "Customers (rows)") == "300"
+    assert "uploaded file sample.csv" in texts(app)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"customerID;gender;tenure\n1;Male;3\n", "separated by semicolons"),
+        (b"PK\x03\x04binary", "not a CSV file"),
+        (b"customerID,gender\nA1,Male\n", "Missing columns"),
+        (b"", "is empty"),
+    ],
+)
+def test_invalid_upload_shows_error(real_store_env, content, message):
+    app = open_page(PAGE)
+    app.file_uploader(key="audit.upload").upload("bad.csv", content, "text/csv").run()
+    assert not app.exception
+    assert len(app.error) == 1
+    assert message in app.error[0].value
+    assert "bad.csv cannot be audited" in app.error[0].value

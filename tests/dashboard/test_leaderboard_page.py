@@ -1,0 +1,93 @@
+"""AppTest checks of the Leaderboard page against real temporary tracking stores."""
+
+from __future__ import annotations
+
+import pytest
+from page_helpers import open_page, plotly_specs, plotted, texts
+
+PAGE = "leaderboard.py"
+COST_NOW = "Cost now (per customer)"
+
+pytestmark = pytest.mark.slow
+
+
+def _table(app):
+    return app.dataframe[0].value
+
+
+def test_leaderboard_renders_real_runs(real_store_env, trained_store):
+    app = open_page(PAGE)
+    assert not app.exception
+    table = _table(app)
+    assert len(table) == len(trained_store.run_ids)
+    assert list(table["rank"]) == [1, 2]
+    assert table[COST_NOW].is_monotonic_increasing
+
+
+def test_cost_column_follows_cost_slider(real_store_env):
+    app = open_page(PAGE)
+    before = _table(app).set_index("run")[COST_NOW]
+
+    app.select_slider(key="costs.cost_fn").set_value(500.0).run()
+
+    after = _table(app).set_index("run")[COST_NOW].loc[before.index]
+    assert not app.exception
+    assert (after.to_numpy() > before.to_numpy()).all()
+
+
+def test_metric_chart_plots_sorted_column(real_store_env):
+    app = open_page(PAGE)
+    app.selectbox(key="leaderboard.sort").set_value("Test ROC AUC").run()
+    app.toggle(key="leaderboard.ascending").set_value(False).run()
+    bars = plotly_specs(app)[0]["data"][0]
+    table = _table(app)
+    assert plotted(bars["x"]) == pytest.approx(sorted(table["Test ROC AUC"], reverse=True))
+
+
+def test_family_filter_keeps_matching_runs(real_store_env):
+    app = open_page(PAGE)
+    app.multiselect[0].set_value(["xgboost"]).run()
+    table = _table(app)
+    assert list(table["run"].str.split(" · ").str[0]) == ["xgboost"]
+
+
+def test_compare_shows_differences_and_curves(real_store_env, trained_store):
+    app = open_page(PAGE)
+    params = app.dataframe[1].value
+    assert bool(params.loc["model", "differs"])
+    assert params.index[0] != "cost_fn"
+    roc, costs = plotly_specs(app)[1:3]
+    run_names = {trace["name"].split(" · ")[0] for trace in roc["data"][:2]}
+    assert run_names == set(trained_store.run_ids)
+    assert roc["data"][2]["name"] == "chance"
+    assert len(costs["data"]) == 2
+
+
+def test_compare_needs_two_runs(real_store_env):
+    app = open_page(PAGE)
+    first = app.multiselect(key="leaderboard.compare").value[0]
+    app.multiselect(key="leaderboard.compare").set_value([first]).run()
+    assert "Pick at least two runs" in texts(app)
+
+
+def test_runs_link_to_mlflow_ui(real_store_env, trained_store, monkeypatch):
+    monkeypatch.setenv("CHURNLAB_MLFLOW_UI_URL", "http://127.0.0.1:5055/")
+    app = open_page(PAGE)
+    links = list(_table(app)["MLflow"])
+    run_id = trained_store.run_ids["xgboost"]
+    matching = [link for link in links if link.endswith(f"/runs/{run_id}")]
+    assert len(matching) == 1
+    assert matching[0].startswith("http://127.0.0.1:5055/#/experiments/")
+
+
+def test_leaderboard_renders_generated_data(generated_env):
+    app = open_page(PAGE)
+    assert not app.exception
+    assert len(_table(app)) == 1
+    assert "Pick at least two runs" in texts(app)
+
+
+def test_leaderboard_without_runs(empty_env):
+    app = open_page(PAGE)
+    assert not app.exception
+    assert "make run" in texts(app)

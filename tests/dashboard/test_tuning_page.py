@@ -1,0 +1,85 @@
+"""AppTest checks of the Tuning page against a real study and a real tuned run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core.data import load_dataset
+from core.tuning import TuneConfig, tune
+
+PAGE = Path(__file__).resolve().parents[2] / "dashboard" / "pages" / "tuning.py"
+TIMEOUT = 60
+
+
+@pytest.fixture(scope="module")
+def tuned_study(tmp_path_factory, real_frame):
+    """A 3-trial XGBoost study on the real data, refitted with diagnostics."""
+    folder = tmp_path_factory.mktemp("tuning-page")
+    config = TuneConfig(
+        family="xgboost",
+        n_trials=3,
+        folds=3,
+        fast=True,
+        study_name="page-study",
+        storage=f"sqlite:///{folder / 'optuna.db'}",
+        tracking_uri=f"sqlite:///{folder / 'mlflow.db'}",
+        experiment="tuning-page",
+    )
+    result = tune(config, dataset=load_dataset())
+    return config, result, folder
+
+
+@pytest.fixture
+def page_env(tuned_study, monkeypatch, tmp_path):
+    config, result, folder = tuned_study
+    monkeypatch.chdir(folder)
+    monkeypatch.setenv("OPTUNA_STORAGE", config.storage)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", config.tracking_uri)
+    monkeypatch.setenv("CHURNLAB_EXPERIMENT", config.experiment)
+    monkeypatch.setenv("CHURNLAB_TUNING_JOBS", str(tmp_path / "jobs"))
+    return result
+
+
+def test_page_without_studies(tmp_path, monkeypatch):
+    monkeypatch.setenv("OPTUNA_STORAGE", f"sqlite:///{tmp_path / 'empty.db'}")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.setenv("CHURNLAB_TUNING_JOBS", str(tmp_path / "jobs"))
+    app = AppTest.from_file(str(PAGE), default_timeout=TIMEOUT).run()
+    assert not app.exception
+    assert any("No study yet" in info.value for info in app.info)
+
+
+@pytest.mark.slow
+def test_page_shows_progress_and_diagnostics(page_env):
+    app = AppTest.from_file(str(PAGE), default_timeout=TIMEOUT).run()
+    assert not app.exception
+    assert app.selectbox(key="tuning.study_select").value == "page-study"
+    metrics = {metric.label: metric.value for metric in app.metric}
+    assert metrics["Trials finished"] == "3"
+    assert metrics["Pruned"] == "0"
+    assert metrics["Best value so far"] == f"{page_env.best_value:.4f}"
+    assert "Trees kept by early stopping" in metrics
+    assert "Final train - validation AUC, tuned" in metrics
+    assert len(app.dataframe) == 1
+    assert list(app.dataframe[0].value.index) == ["baseline", "tuned"]
+
+
+@pytest.mark.slow
+def test_page_rejects_bad_storage(page_env, monkeypatch, tmp_path):
+    monkeypatch.setenv("OPTUNA_STORAGE", f"sqlite:///{tmp_path / 'missing' / 'optuna.db'}")
+    app = AppTest.from_file(str(PAGE), default_timeout=TIMEOUT).run()
+    assert not app.exception
+    assert any("Cannot open the Optuna storage" in error.value for error in app.error)
+
+
+@pytest.mark.slow
+def test_page_launch_refuses_changed_costs(page_env):
+    app = AppTest.from_file(str(PAGE), default_timeout=TIMEOUT).run()
+    app.text_input[0].set_value("page-study")
+    app.session_state["churnlab.cost_fn"] = 5.0
+    app.button[0].click().run()
+    assert not app.exception
+    assert any("created with other settings" in error.value for error in app.error)

@@ -1,0 +1,222 @@
+"""AppTest checks of the Business value and Decisions pages against a real trained store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core.decisions import latest_decision, list_scenarios
+from core.uncertainty import cost_band
+from core.value import CampaignSettings, campaign_curve, gains_table, sensitivity_table
+from dashboard import charts_value, state
+
+PAGES = Path(__file__).resolve().parents[2] / "dashboard" / "pages"
+TIMEOUT = 60
+
+
+@pytest.fixture
+def store(trained_store, tmp_path, monkeypatch) -> str:
+    """Point the pages at the trained store, with a decisions experiment per test."""
+    monkeypatch.chdir(tmp_path)  # artifacts of a SQLite store go under the working directory
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", trained_store.tracking_uri)
+    monkeypatch.setenv("CHURNLAB_EXPERIMENT", trained_store.experiment)
+    monkeypatch.setenv("CHURNLAB_DECISIONS_EXPERIMENT", f"decisions-{tmp_path.name}")
+    if trained_store.data_path:
+        monkeypatch.setenv("CHURNLAB_DATA", trained_store.data_path)
+    return trained_store.tracking_uri
+
+
+def run_page(name: str) -> AppTest:
+    app = AppTest.from_file(str(PAGES / name), default_timeout=TIMEOUT)
+    return app.run()
+
+
+def metric_labels(app: AppTest) -> list[str]:
+    return [metric.label for metric in app.metric]
+
+
+@pytest.mark.slow
+def test_business_value_renders_every_tab(store):
+    app = run_page("business_value.py")
+    assert not app.exception
+    assert [tab.label for tab in app.tabs] == [
+        "Cost and uncertainty",
+        "Campaign profit",
+        "Capacity",
+        "Calibration",
+        "EMP",
+    ]
+    labels = metric_labels(app)
+    assert "Savings vs contacting no one" in labels
+    assert "Expected profit per test customer" in labels
+    assert "EMP per customer" in labels
+    assert "Theoretical threshold FP / (FP + FN)" in labels
+    assert not app.error
+
+
+@pytest.mark.slow
+def test_zero_horizon_keeps_last_view(store):
+    app = run_page("business_value.py")
+    profit_before = next(m.value for m in app.metric if m.label.startswith("Expected profit"))
+    app.number_input(key="value.horizon_months").set_value(0.0).run()
+    assert not app.exception
+    assert "horizon_months=0" in app.sidebar.error[0].value
+    profit_after = next(m.value for m in app.metric if m.label.startswith("Expected profit"))
+    assert profit_after == profit_before
+
+
+@pytest.mark.slow
+def test_acceptance_outside_unit_interval(store):
+    app = run_page("business_value.py")
+    app.number_input(key="value.acceptance_rate").set_value(1.5).run()
+    assert not app.exception
+    assert "acceptance_rate=1.5" in app.sidebar.error[0].value
+
+
+@pytest.mark.slow
+def test_horizon_change_moves_profit(store):
+    app = run_page("business_value.py")
+    before = next(m.value for m in app.metric if m.label.startswith("Expected profit"))
+    app.number_input(key="value.horizon_months").set_value(36.0).run()
+    after = next(m.value for m in app.metric if m.label.startswith("Expected profit"))
+    assert after != before
+
+
+@pytest.mark.slow
+def test_capacity_above_customer_count(store):
+    app = run_page("business_value.py")
+    app.number_input(key="value.capacity").set_value(10**6).run()
+    assert not app.exception
+    assert any("Invalid capacity=1000000" in error.value for error in app.error)
+    assert "Churners found" in metric_labels(app)
+
+
+@pytest.mark.slow
+def test_capacity_change_updates_list(store):
+    app = run_page("business_value.py")
+    app.number_input(key="value.capacity").set_value(50).run()
+    assert len(app.dataframe[0].value) == 50
+
+
+@pytest.mark.slow
+def test_calibration_adds_brier(store):
+    app = run_page("business_value.py")
+    app.radio(key="value.calibration_method").set_value("isotonic").run()
+    labels = metric_labels(app)
+    assert "Brier score, raw (test)" in labels
+    assert "Brier score, isotonic (test)" in labels
+
+
+@pytest.mark.slow
+def test_emp_rejects_zero_alpha(store):
+    app = run_page("business_value.py")
+    app.number_input(key="value.emp_alpha").set_value(0.0).run()
+    assert not app.exception
+    assert any("alpha=0" in error.value for error in app.error)
+    assert "EMP per customer" in metric_labels(app)
+
+
+@pytest.mark.slow
+def test_resamples_change(store):
+    app = run_page("business_value.py")
+    app.select_slider(key="value.resamples").set_value(50).run()
+    assert not app.exception
+
+
+@pytest.mark.slow
+def test_decisions_page_renders(store):
+    app = run_page("decisions.py")
+    assert not app.exception
+    assert [tab.label for tab in app.tabs] == [
+        "Decision log",
+        "Scenarios",
+        "Sensitivity",
+        "Meeting summary",
+    ]
+    assert not app.error
+
+
+@pytest.mark.slow
+def test_save_scenario_round_trip(store):
+    app = run_page("decisions.py")
+    app.text_input(key="decisions.scenario_name").input("Finance")
+    app.button[1].click().run()  # buttons: adopt form, scenario form
+    assert not app.exception
+    assert [s.name for s in list_scenarios(store)] == ["Finance"]
+    assert len(app.dataframe) == 1
+
+
+@pytest.mark.slow
+def test_adopt_and_reapply_decision(store):
+    app = run_page("decisions.py")
+    app.text_area(key="decisions.note").input("Q1 campaign")
+    app.button[0].click().run()
+    assert not app.exception
+    decision = latest_decision(store)
+    assert decision is not None
+    assert decision.note == "Q1 campaign"
+    assert decision.savings_low <= decision.expected_savings <= decision.savings_high
+
+    app.session_state[state.COST_FN_KEY] = 99.0
+    app.button(key="decisions.reapply").click().run()
+    assert not app.exception
+    assert app.session_state[state.COST_FN_KEY] == decision.cost_fn
+    assert app.session_state[state.THRESHOLD_KEY] == decision.threshold
+
+
+def chart_case() -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    scores = rng.random(300)
+    return (rng.random(300) < scores).astype(int), scores
+
+
+def test_cost_band_figure_data():
+    labels, scores = chart_case()
+    band = cost_band(labels, scores, 10, 1, threshold=0.2, n_resamples=20)
+    fig = charts_value.cost_band_figure(band)
+    band_trace, curve_trace = fig.data
+    assert len(band_trace.x) == 2 * band.grid.size
+    np.testing.assert_allclose(curve_trace.y, band.cost)
+    assert fig.layout.shapes[0].x0 == 0.2
+
+
+def test_profit_figure_by_share():
+    labels, scores = chart_case()
+    curve = campaign_curve(labels, scores, np.full(300, 500.0), CampaignSettings())
+    fig = charts_value.profit_figure(curve, threshold=0.5, by="share")
+    np.testing.assert_allclose(fig.data[0].x, curve.share_contacted)
+    marker = fig.layout.shapes[-1].x0
+    assert marker == pytest.approx(np.mean(scores >= 0.5))
+
+
+def test_gains_figure_ends_at_one():
+    labels, scores = chart_case()
+    fig = charts_value.gains_figure(gains_table(labels, scores), 30)
+    assert fig.data[0].y[-1] == pytest.approx(1.0)
+    assert fig.layout.shapes[0].x0 == pytest.approx(0.1)
+
+
+def test_sensitivity_figure_two_axes():
+    labels, scores = chart_case()
+    table = sensitivity_table(labels, scores)
+    fig = charts_value.sensitivity_figure(table)
+    np.testing.assert_allclose(fig.data[0].y, table["threshold"])
+    assert fig.data[1].yaxis == "y2"
+
+
+def test_scenario_figure_whiskers():
+    table = pd.DataFrame(
+        {
+            "scenario": ["Finance", "Marketing"],
+            "savings_per_customer": [1.0, 2.0],
+            "savings_low": [0.8, 1.5],
+            "savings_high": [1.1, 2.4],
+        }
+    )
+    fig = charts_value.scenario_figure(table)
+    np.testing.assert_allclose(fig.data[0].error_y.array, [0.1, 0.4])
+    np.testing.assert_allclose(fig.data[0].error_y.arrayminus, [0.2, 0.5])
