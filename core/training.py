@@ -18,6 +18,7 @@ from sklearn.metrics import roc_auc_score
 from core import costs, plots
 from core.config import DEFAULT_COST_FN, DEFAULT_COST_FP, DEFAULT_SEED
 from core.data import Dataset, load_dataset, split_features_target, train_test_split_frame
+from core.emp import emp_score
 from core.evaluation import (
     CrossValResult,
     classification_metrics,
@@ -145,6 +146,11 @@ def fit_and_evaluate(
     metrics["test_cost_default_threshold"] = (
         costs.cost_at(split.y_test, test_score, 0.5, cost_fn, cost_fp) / n_test
     )
+    # Expected maximum profit under the published default campaign settings, so runs can be
+    # compared on it without choosing costs.
+    emp = emp_score(split.y_test, test_score)
+    metrics["test_emp"] = emp.emp
+    metrics["test_emp_share"] = emp.share_contacted
     estimator = pipeline.named_steps["model"]
     if hasattr(estimator, "n_iter_") and model_family(name) == "mlp":
         metrics["mlp_epochs"] = float(estimator.n_iter_)

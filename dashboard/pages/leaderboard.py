@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core import leaderboard
+from core import leaderboard, value
 from dashboard import charts, data_access, state
 
 # Table columns: source column -> (heading, kind). Kind "cost" sorts ascending by default.
@@ -13,6 +13,8 @@ METRICS = {
     leaderboard.COST_NOW: ("Cost now (per customer)", "cost"),
     "metrics.test_auc": ("Test ROC AUC", "score"),
     "metrics.test_pr_auc": ("Test PR AUC", "score"),
+    "metrics.test_emp": ("EMP (profit per customer)", "score"),
+    "metrics.test_emp_share": ("EMP share to contact", "score"),
     "metrics.cv_auc_mean": ("CV ROC AUC (mean)", "score"),
     "metrics.test_f1": ("Test F1", "score"),
     "metrics.test_recall": ("Test recall", "score"),
@@ -122,9 +124,38 @@ def _compare(runs: pd.DataFrame, table: pd.DataFrame, cost_fn: float, cost_fp: f
     cost_curves = {
         label: curve.apply_costs(cost_fn, cost_fp) for label, curve in test_curves.items()
     }
+    _money_comparison(chosen[0], chosen[1], labels, cost_fn, cost_fp)
     left, right = st.columns(2)
     left.plotly_chart(charts.overlaid_roc_figure(test_curves), key="leaderboard.roc")
     right.plotly_chart(charts.overlaid_cost_figure(cost_curves), key="leaderboard.cost_curves")
+
+
+def _money_comparison(
+    first: str, second: str, labels: dict[str, str], cost_fn: float, cost_fp: float
+) -> None:
+    """Say in money what the second run saves against the first, with an interval."""
+    try:
+        comparison = value.compare_runs_in_money(
+            data_access.load_run_predictions(first),
+            data_access.load_run_predictions(second),
+            cost_fn,
+            cost_fp,
+        )
+    except (FileNotFoundError, ValueError) as error:
+        st.warning(f"These two runs cannot be compared in money: {error}")
+        return
+    saving = comparison.savings_per_customer
+    verb = "saves" if saving >= 0 else "costs"
+    st.markdown(
+        f"**In money, at the current costs:** {labels[second]} {verb} "
+        f"**{abs(saving):.3f} per test customer** against {labels[first]} "
+        f"({100 * comparison.confidence:.0f} % interval {comparison.savings_low:+.3f} to "
+        f"{comparison.savings_high:+.3f}). Each run uses its own threshold, chosen on its "
+        f"training predictions: {comparison.champion.threshold:.3f} and "
+        f"{comparison.challenger.threshold:.3f}."
+    )
+    if comparison.savings_low <= 0 <= comparison.savings_high:
+        st.caption("The interval includes 0, so the test data cannot tell these runs apart.")
 
 
 def _render() -> None:

@@ -39,6 +39,8 @@ METRIC_KEYS = (
     "test_cost_default_threshold",
     "threshold",
     "test_cost",
+    "test_emp",
+    "test_emp_share",
 )
 
 

@@ -91,3 +91,18 @@ def test_leaderboard_without_runs(empty_env):
     app = open_page(PAGE)
     assert not app.exception
     assert "make run" in texts(app)
+
+
+def test_compare_states_money_difference(real_store_env):
+    app = open_page(PAGE)
+    shown = texts(app)
+
+    assert "In money, at the current costs:" in shown
+    assert "interval" in shown
+
+
+def test_table_shows_emp(real_store_env):
+    table = _table(open_page(PAGE))
+
+    assert table["EMP (profit per customer)"].notna().all()
+    assert table["EMP share to contact"].between(0, 1).all()
