@@ -17,6 +17,7 @@ $(STAMP): requirements.txt
 	touch $(STAMP)
 
 data:
+	@mkdir -p data
 	@if [ ! -f $(DATA_CSV) ] && [ -f $(SHARED_CSV) ]; then \
 		cp $(SHARED_CSV) $(DATA_CSV) && echo "copied $(SHARED_CSV) to $(DATA_CSV)"; fi
 	@if [ ! -f $(DATA_CSV) ]; then \
