@@ -37,8 +37,11 @@ lint: $(STAMP)
 test: $(STAMP) data lint
 	$(VENV)/bin/pytest -q
 
+# Every benchmark in turn; each ends with one JSON line. Tens of minutes on 2 cores.
+BENCHES := cost_curve train dashboard explain value serve tune
+
 bench: $(STAMP) data
-	$(PY) bench/cost_curve.py
+	@for name in $(BENCHES); do echo "== bench/$$name.py"; $(PY) bench/$$name.py || exit 1; done
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache test-artifacts
