@@ -125,25 +125,30 @@ def add_promote_parser(subparsers) -> None:
     target.add_argument("--run", help="run id to register and promote")
     target.add_argument("--version", help="registered version number to promote")
     parser.add_argument(
-        "--alias", choices=("champion", "challenger"), default="champion",
+        "--alias",
+        choices=("champion", "challenger"),
+        default="champion",
         help="alias to move (default champion; only champion passes the business gate)",
     )
     parser.add_argument(
-        "--cost-fn", type=float,
+        "--cost-fn",
+        type=float,
         help="cost of a missed churner for the gate and threshold (default: the run's own)",
     )
     parser.add_argument(
-        "--cost-fp", type=float,
+        "--cost-fp",
+        type=float,
         help="cost of an unneeded offer for the gate and threshold (default: the run's own)",
     )
     parser.add_argument(
-        "--force", action="store_true",
+        "--force",
+        action="store_true",
         help="promote despite a failed gate or schema check; recorded in the version's tags",
     )
     parser.add_argument("--by", help="name recorded as the promoter (default: the OS user)")
     parser.add_argument(
-        "--model-name", help="registered model name (default: $CHURNLAB_MODEL_NAME or "
-        "churnlab-churn)"
+        "--model-name",
+        help="registered model name (default: $CHURNLAB_MODEL_NAME or churnlab-churn)",
     )
     parser.add_argument("--tracking-uri", help="MLflow tracking and registry URI")
     parser.set_defaults(handler=run_promote)
@@ -205,11 +210,14 @@ def add_score_parser(subparsers) -> None:
         "--model-uri", help="model to use (default: models:/<model name>@champion)"
     )
     parser.add_argument(
-        "--chunk-size", type=int, default=50_000,
+        "--chunk-size",
+        type=int,
+        default=50_000,
         help="rows held in memory at a time (default 50000)",
     )
     parser.add_argument(
-        "--no-reasons", action="store_true",
+        "--no-reasons",
+        action="store_true",
         help="leave the reason columns empty; the reasons take most of the scoring time",
     )
     parser.add_argument("--tracking-uri", help="MLflow tracking and registry URI")

@@ -5,6 +5,8 @@ Each function draws one tab from a `RunContext`; `core` computes everything.
 
 from __future__ import annotations
 
+import math
+
 import streamlit as st
 
 from core.calibration import (
@@ -110,6 +112,17 @@ def capacity_tab(context: RunContext) -> None:
     )
 
 
+def _interval_metric(column, label: str, interval) -> None:
+    # The interval goes under the number: a metric card cuts long values off.
+    if math.isnan(interval.point):
+        column.metric(label, "n/a")
+        return
+    column.metric(label, f"{interval.point:.3f}")
+    column.caption(
+        f"{round(100 * interval.confidence)} % interval: {interval.low:.3f} to {interval.high:.3f}"
+    )
+
+
 def uncertainty_tab(context: RunContext) -> None:
     """Draw the bootstrap band around the cost curve and the decision's intervals."""
     st.session_state.setdefault(RESAMPLES_KEY, 200)
@@ -126,9 +139,9 @@ def uncertainty_tab(context: RunContext) -> None:
         n_resamples=st.session_state[RESAMPLES_KEY],
     )
     columns = st.columns(3)
-    columns[0].metric("Cost per customer", format_interval(band.cost_at_threshold))
-    columns[1].metric("Savings vs contacting no one", format_interval(band.savings_at_threshold))
-    columns[2].metric("Optimal threshold on test", format_interval(band.optimal_threshold))
+    _interval_metric(columns[0], "Cost per customer", band.cost_at_threshold)
+    _interval_metric(columns[1], "Savings vs contacting no one", band.savings_at_threshold)
+    _interval_metric(columns[2], "Best threshold across resamples", band.optimal_threshold)
     st.plotly_chart(charts_value.cost_band_figure(band), key="value.band")
     st.caption(
         "Intervals are 90 % percentile intervals over resamples of the test customers; "

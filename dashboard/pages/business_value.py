@@ -13,6 +13,11 @@ from dashboard.value_common import load_run_context, threshold_caption
 
 state.init_state()
 st.title("Business value")
+st.markdown(
+    "What the selected model is worth in money: how sure the cost figures are, the profit of "
+    "a retention campaign, whom to call when only K customers can be contacted, whether the "
+    "probabilities can be taken at face value, and the expected maximum profit (EMP)."
+)
 context = load_run_context()
 st.caption(threshold_caption(context))
 

@@ -14,6 +14,11 @@ PAGES = {
     "data_audit": "Data audit",
     "leaderboard": "Leaderboard",
     "threshold": "Threshold & cost",
+    "tuning": "Tuning",
+    "explain": "Explain a customer",
+    "promotion": "Promotion",
+    "business_value": "Business value",
+    "decisions": "Decisions",
 }
 LOAD_TIMEOUT_MS = 60_000
 
