@@ -12,6 +12,11 @@ from dashboard.value_common import load_run_context, threshold_caption
 
 state.init_state()
 st.title("Decisions")
+st.markdown(
+    "Record the decision this meeting takes (costs, model, threshold and expected savings), "
+    "compare named cost scenarios, see how the best threshold moves with the cost ratio, and "
+    "download a one-page summary."
+)
 message = st.session_state.pop(decision_tabs.MESSAGE_KEY, None)
 if message:
     st.success(message)

@@ -172,6 +172,11 @@ def main() -> None:
     """Draw the page: champion, versions, promotion with confirmation, rollback, history."""
     state.init_state()
     st.title("Promotion")
+    st.markdown(
+        "Choose the model version that goes to production (the **champion**). A version "
+        "replaces the champion only if its test cost at the sidebar's costs is not higher; "
+        "every promotion is recorded and can be rolled back."
+    )
     cost_fn, cost_fp = state.cost_widgets()
     uri = data_access.tracking_uri()
     st.caption(

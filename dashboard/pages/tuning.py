@@ -201,6 +201,11 @@ def main() -> None:
     state.init_state()
     state.cost_widgets()
     st.title("Tuning")
+    st.markdown(
+        "Search for better settings of one model family. Each trial is scored on the "
+        "training customers only, so the test figures of the tuned model stay honest; the "
+        "tuned model then appears on the Leaderboard beside the others."
+    )
     storage = resolve_storage_url()
     st.caption(
         f"Optuna storage `{masked_url(storage)}`. Each trial is scored by cross-validation "
