@@ -25,7 +25,7 @@ ENGINEERED_COLUMNS: tuple[str, ...] = (
 )
 MODEL_NUMERIC_COLUMNS: tuple[str, ...] = NUMERIC_COLUMNS + ENGINEERED_COLUMNS
 
-# Raw feature a stakeholder knows for each engineered column, used to group explanations.
+# Raw feature behind each engineered column, used to group explanations in raw terms.
 ENGINEERED_SOURCES: dict[str, str] = {
     "avg_charge_per_month": "TotalCharges",
     "charge_delta": "MonthlyCharges",
@@ -105,7 +105,7 @@ def build_preprocessor() -> Pipeline:
 
 
 def raw_feature_name(encoded_name: str) -> str:
-    """Map an encoded column name back to the raw feature a stakeholder knows.
+    """Map an encoded column name back to the raw customer column it comes from.
 
     `cat__Contract_Month-to-month` becomes `Contract`; `num__charge_delta` becomes
     `MonthlyCharges`. Engineered columns map to the raw column they are built from.
