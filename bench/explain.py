@@ -1,9 +1,9 @@
 """Time SHAP explanations of an XGBoost model on the real data: one customer, and all test ones.
 
 Uses the XGBoost run with the lowest test cost in the tracking store; without one, fits
-XGBoost with its default settings on the same seeded 80/20 split. Run with
-`.venv/bin/python -m bench.explain`. The last line is a JSON object with `local_ms_median`
-(one customer, warm explainer) and `global_s` (every test customer).
+XGBoost with its default settings on the same seeded 80/20 split. Run from the repository
+root with `.venv/bin/python bench/explain.py`. The last line is a JSON object with
+`local_ms_median` (one customer, warm explainer) and `global_s` (every test customer).
 """
 
 from __future__ import annotations
@@ -11,15 +11,20 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import sys
 import time
+from pathlib import Path
 
-from core.data import load_dataset
-from core.evaluation import positive_weight
-from core.explain import ChurnExplainer
-from core.explain_global import load_explain_context
-from core.models import build_pipeline
-from core.tracking import search_model_runs
-from core.training import SplitData
+# Running the file as a script puts bench/ first on sys.path, not the repository root.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from core.data import load_dataset  # noqa: E402
+from core.evaluation import positive_weight  # noqa: E402
+from core.explain import ChurnExplainer  # noqa: E402
+from core.explain_global import load_explain_context  # noqa: E402
+from core.models import build_pipeline  # noqa: E402
+from core.tracking import search_model_runs  # noqa: E402
+from core.training import SplitData  # noqa: E402
 
 
 def best_xgboost_run() -> str | None:
