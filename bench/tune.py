@@ -1,6 +1,6 @@
 """Benchmark Optuna tuning of XGBoost on the real data: pruning and early stopping against neither.
 
-The fast study prunes with the median pruner after each fold and stops boosting on a
+The fast study prunes with `FoldMedianPruner` after each fold and stops boosting on a
 validation split cut from each training fold, at most 500 trees. The full study runs
 every fold of every trial at a fixed 500 trees. Both use the same seed, folds, cost
 objective and trial count.

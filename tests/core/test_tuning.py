@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import signal
 import subprocess
 import sys
@@ -16,12 +17,14 @@ from optuna.trial import TrialState
 
 from core.cli import main
 from core.config import PROJECT_ROOT
-from core.data import Dataset, DataSource
+from core.data import Dataset, DataSource, load_dataset
 from core.evaluation import positive_weight
 from core.models import build_pipeline
 from core.search_spaces import TUNABLE_FAMILIES, params_from_trial, suggest_params
+from core.synthetic import generate_telco
 from core.training import SplitData
 from core.tuning import (
+    FoldMedianPruner,
     TuneConfig,
     fit_with_early_stopping,
     masked_url,
@@ -29,6 +32,11 @@ from core.tuning import (
     resolve_storage_url,
     tune,
 )
+
+# Generated customers stand in for the real data where only the mechanics are checked:
+# fits on 1,500 rows take a fraction of the time of fits on the 7,043 real ones.
+GENERATED_ROWS = 1500
+GENERATED_SEED = 7
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +47,36 @@ def real_dataset(real_frame) -> Dataset:
     frame = validate_frame(real_frame.copy())
     source = DataSource("file", "telco.csv", "0" * 64, None, len(frame))
     return Dataset(frame=frame, source=source)
+
+
+@pytest.fixture(scope="module")
+def generated_csv(tmp_path_factory) -> Path:
+    """A CSV of generated customers, for the `tune` processes started by the tests."""
+    path = tmp_path_factory.mktemp("generated-data") / "telco.csv"
+    generate_telco(n_rows=GENERATED_ROWS, seed=GENERATED_SEED).to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="module")
+def generated_dataset(generated_csv) -> Dataset:
+    """The generated customers of `generated_csv`, validated, for in-process studies."""
+    return load_dataset(generated_csv)
+
+
+@pytest.fixture(scope="module")
+def empty_mlflow_db(tmp_path_factory) -> Path:
+    """An MLflow SQLite store with its tables created and no runs.
+
+    Creating the tables runs MLflow's migrations, which take several seconds, so tests that
+    are not about a new store start from a copy of this file.
+    """
+    path = tmp_path_factory.mktemp("empty-mlflow") / "mlflow.db"
+    MlflowClient(tracking_uri=f"sqlite:///{path}").search_experiments()
+    return path
+
+
+def _copy_mlflow_db(empty_mlflow_db: Path, tmp_path: Path) -> None:
+    shutil.copyfile(empty_mlflow_db, tmp_path / "mlflow.db")
 
 
 def _fast_config(tmp_path: Path, **overrides) -> TuneConfig:
@@ -75,7 +113,7 @@ def test_config_rejects_invalid_option(tmp_path, overrides, message):
 
 def test_storage_unreachable_is_rejected(tmp_path):
     url = f"sqlite:///{tmp_path / 'missing-dir' / 'optuna.db'}"
-    with pytest.raises(ValueError, match="Cannot open the Optuna storage"):
+    with pytest.raises(ValueError, match=r"Cannot open the Optuna storage .*missing-dir does not"):
         open_storage(url)
 
 
@@ -129,6 +167,29 @@ def test_search_space_fixed_params_not_sampled():
     assert "n_estimators" not in trial.params
 
 
+def test_fold_median_pruner_compares_current_fold():
+    pruner = FoldMedianPruner(n_startup_trials=3, n_warmup_steps=1)
+    study = optuna.create_study(direction="minimize", pruner=pruner)
+    for value in (0.50, 0.51, 0.52):
+        trial = study.ask()
+        trial.report(value, 0)
+        trial.report(value, 1)
+        study.tell(trial, value)
+
+    # Lowest value at fold 0 but above the median at fold 1: Optuna's MedianPruner keeps it.
+    lucky = study.ask()
+    lucky.report(0.40, 0)
+    assert not lucky.should_prune()
+    lucky.report(0.55, 1)
+    assert lucky.should_prune()
+    assert not optuna.pruners.MedianPruner(3, 1).prune(study, study.trials[lucky.number])
+
+    good = study.ask()
+    good.report(0.49, 0)
+    good.report(0.50, 1)
+    assert not good.should_prune()
+
+
 @pytest.mark.parametrize("name", ["xgboost", "lightgbm"])
 def test_early_stopping_uses_training_rows_only(real_dataset, name):
     split = SplitData.from_dataset(real_dataset, test_size=0.2, seed=42)
@@ -136,6 +197,7 @@ def test_early_stopping_uses_training_rows_only(real_dataset, name):
         name,
         params={"n_estimators": 400, "learning_rate": 0.3},
         pos_weight=positive_weight(split.y_train),
+        n_jobs=1,
     )
     fit_with_early_stopping(pipeline, split.X_train, split.y_train, rounds=10)
     estimator = pipeline.named_steps["model"]
@@ -155,7 +217,8 @@ def _runs(tmp_path: Path, experiment: str = "tuning-test"):
 
 
 @pytest.mark.slow
-def test_tune_logs_parent_nested_and_tuned_runs(tmp_path, real_dataset):
+def test_tune_logs_parent_nested_and_tuned_runs(tmp_path, real_dataset, empty_mlflow_db):
+    _copy_mlflow_db(empty_mlflow_db, tmp_path)
     config = _fast_config(tmp_path, n_trials=3, diagnostics=True)
     result = tune(config, dataset=real_dataset)
 
@@ -196,10 +259,11 @@ def test_tune_logs_parent_nested_and_tuned_runs(tmp_path, real_dataset):
 
 
 @pytest.mark.slow
-def test_tune_resume_continues_numbering(tmp_path, real_dataset):
+def test_tune_resume_continues_numbering(tmp_path, generated_dataset, empty_mlflow_db):
+    _copy_mlflow_db(empty_mlflow_db, tmp_path)
     config = _fast_config(tmp_path, n_trials=2, refit=False)
-    tune(config, dataset=real_dataset)
-    result = tune(config, dataset=real_dataset)
+    tune(config, dataset=generated_dataset)
+    result = tune(config, dataset=generated_dataset)
 
     study = optuna.load_study(study_name="xgboost-cost", storage=open_storage(config.storage))
     assert [t.number for t in study.trials] == [0, 1, 2, 3]
@@ -209,14 +273,15 @@ def test_tune_resume_continues_numbering(tmp_path, real_dataset):
 
 
 @pytest.mark.slow
-def test_tune_rejects_study_with_other_settings(tmp_path, real_dataset):
-    tune(_fast_config(tmp_path, n_trials=1, refit=False), dataset=real_dataset)
+def test_tune_rejects_study_with_other_settings(tmp_path, generated_dataset, empty_mlflow_db):
+    _copy_mlflow_db(empty_mlflow_db, tmp_path)
+    tune(_fast_config(tmp_path, n_trials=1, refit=False), dataset=generated_dataset)
     changed = _fast_config(tmp_path, n_trials=1, refit=False, cost_fn=5.0)
     with pytest.raises(ValueError, match=r"created with other settings \(cost_fn: study 10.0"):
-        tune(changed, dataset=real_dataset)
+        tune(changed, dataset=generated_dataset)
 
 
-def _tune_command(tmp_path: Path, study: str, trials: int) -> list[str]:
+def _tune_command(tmp_path: Path, study: str, trials: int, data: Path) -> list[str]:
     return [
         sys.executable,
         "-m",
@@ -228,6 +293,8 @@ def _tune_command(tmp_path: Path, study: str, trials: int) -> list[str]:
         "3",
         "--fast",
         "--no-diagnostics",
+        "--data",
+        str(data),
         "--study-name",
         study,
         "--storage",
@@ -240,10 +307,11 @@ def _tune_command(tmp_path: Path, study: str, trials: int) -> list[str]:
 
 
 @pytest.mark.slow
-def test_two_processes_share_sqlite_study(tmp_path, real_frame):
+def test_two_processes_share_sqlite_study(tmp_path, generated_csv):
+    # Both stores are new, so the two processes also race to create their tables.
     workers = [
         subprocess.Popen(
-            _tune_command(tmp_path, "shared", 2),
+            _tune_command(tmp_path, "shared", 2, generated_csv),
             cwd=PROJECT_ROOT,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -268,9 +336,10 @@ def test_two_processes_share_sqlite_study(tmp_path, real_frame):
 
 
 @pytest.mark.slow
-def test_sigterm_leaves_study_resumable(tmp_path, real_frame):
+def test_sigterm_leaves_study_resumable(tmp_path, generated_csv, empty_mlflow_db):
+    _copy_mlflow_db(empty_mlflow_db, tmp_path)
     worker = subprocess.Popen(
-        _tune_command(tmp_path, "stopped", 50),
+        _tune_command(tmp_path, "stopped", 50, generated_csv),
         cwd=PROJECT_ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -301,7 +370,7 @@ def test_sigterm_leaves_study_resumable(tmp_path, real_frame):
 
     before = len(study.trials)
     resumed = subprocess.run(
-        _tune_command(tmp_path, "stopped", 1),
+        _tune_command(tmp_path, "stopped", 1, generated_csv),
         cwd=PROJECT_ROOT,
         capture_output=True,
         text=True,

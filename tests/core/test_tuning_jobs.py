@@ -8,6 +8,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
+from core.synthetic import generate_telco
 from core.tuning import TuneConfig, open_storage
 from core.tuning_jobs import (
     is_running,
@@ -22,6 +23,9 @@ from core.tuning_jobs import (
 @pytest.fixture
 def config(tmp_path, monkeypatch) -> TuneConfig:
     monkeypatch.setenv("CHURNLAB_TUNING_JOBS", str(tmp_path / "jobs"))
+    # Generated customers keep each trial of the launched process short.
+    data_path = tmp_path / "telco.csv"
+    generate_telco(n_rows=1500, seed=7).to_csv(data_path, index=False)
     return TuneConfig(
         family="xgboost",
         n_trials=50,
@@ -29,6 +33,7 @@ def config(tmp_path, monkeypatch) -> TuneConfig:
         fast=True,
         diagnostics=False,
         study_name="job-study",
+        data_path=str(data_path),
         storage=f"sqlite:///{tmp_path / 'optuna.db'}",
         tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}",
         experiment="jobs-test",

@@ -7,16 +7,20 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.data import load_dataset
+from core.data import Dataset, DataSource
+from core.synthetic import generate_telco
 from core.tuning import TuneConfig, tune
+from core.validation import validate_frame
 
 PAGE = Path(__file__).resolve().parents[2] / "dashboard" / "pages" / "tuning.py"
 TIMEOUT = 60
 
 
 @pytest.fixture(scope="module")
-def tuned_study(tmp_path_factory, real_frame):
-    """A 3-trial XGBoost study on the real data, refitted with diagnostics."""
+def tuned_study(tmp_path_factory):
+    """A 3-trial XGBoost study on 1,500 generated customers, refitted with diagnostics."""
+    frame = validate_frame(generate_telco(n_rows=1500, seed=7))
+    dataset = Dataset(frame, DataSource("generated", None, None, 7, len(frame)))
     folder = tmp_path_factory.mktemp("tuning-page")
     config = TuneConfig(
         family="xgboost",
@@ -28,7 +32,7 @@ def tuned_study(tmp_path_factory, real_frame):
         tracking_uri=f"sqlite:///{folder / 'mlflow.db'}",
         experiment="tuning-page",
     )
-    result = tune(config, dataset=load_dataset())
+    result = tune(config, dataset=dataset)
     return config, result, folder
 
 
