@@ -434,6 +434,9 @@ def promote(
         raise ValueError(f"Unknown alias {alias!r}; use one of {', '.join(ALIASES)}.")
     if run_id is not None:
         version = register_run(run_id, tracking_uri=tracking_uri, model_name=model_name)
+    decision = _decision_to_apply(cost_fn, cost_fp, tracking_uri)
+    if decision is not None:
+        cost_fn, cost_fp = decision.cost_fn, decision.cost_fp
     check = check_promotion(
         version,
         alias=alias,
@@ -443,7 +446,12 @@ def promote(
         model_name=model_name,
     )
     candidate, gate = check.candidate, check.gate
+    # A decision adopted on this very run fixes the threshold too, even one set by hand.
+    threshold = None
+    if decision is not None and decision.run_id == candidate.predictions_run_id:
+        threshold = decision.threshold
     logged_again = (check.cost_fn, check.cost_fp) != (candidate.cost_fn, candidate.cost_fp)
+    logged_again = logged_again or (threshold is not None and threshold != candidate.threshold)
     previous = get_alias(alias, tracking_uri, model_name)
     if previous is not None and previous.version == candidate.version and not logged_again:
         logger.info("Version %s already has the alias %s; nothing to do", version, alias)
@@ -459,7 +467,7 @@ def promote(
     forced_reasons = check.problems
     if logged_again:
         candidate = _log_with_costs(
-            candidate, check.cost_fn, check.cost_fp, tracking_uri, model_name
+            candidate, check.cost_fn, check.cost_fp, tracking_uri, model_name, threshold
         )
     _move_alias(
         candidate,
@@ -646,20 +654,47 @@ def _schema_difference(candidate: list[dict], champion: list[dict]) -> str:
     return "; ".join(parts) or "the column order differs"
 
 
+def _decision_to_apply(cost_fn: float | None, cost_fp: float | None, tracking_uri: str | None):
+    """Return the latest adopted decision when no costs were given, else None."""
+    if cost_fn is not None or cost_fp is not None:
+        return None
+    from core.decisions import latest_decision
+
+    decision = latest_decision(tracking_uri)
+    if decision is not None:
+        logger.info(
+            "Promoting under the latest adopted decision (%s): costs %g and %g, threshold %.4f",
+            decision.created_at,
+            decision.cost_fn,
+            decision.cost_fp,
+            decision.threshold,
+        )
+    return decision
+
+
 def _log_with_costs(
     candidate: VersionInfo,
     cost_fn: float,
     cost_fp: float,
     tracking_uri: str | None,
     model_name: str | None,
+    threshold: float | None = None,
 ) -> VersionInfo:
-    """Log the candidate's pipeline again with the threshold for new costs; register it."""
+    """Log the candidate's pipeline again with the threshold for new costs; register it.
+
+    The threshold is the out-of-fold optimum for the costs unless `threshold` is given.
+    """
     from core.serving import log_churn_model
     from core.synthetic import generate_telco
 
     client = registry_client(tracking_uri)
     predictions = load_predictions(candidate.predictions_run_id, tracking_uri)
-    threshold, test_cost = _threshold_and_test_cost(predictions, cost_fn, cost_fp)
+    if threshold is None:
+        threshold, test_cost = _threshold_and_test_cost(predictions, cost_fn, cost_fp)
+    else:
+        test = predictions[predictions["split"] == "test"]
+        total = costs.cost_at(test["y_true"], test["y_score"], threshold, cost_fn, cost_fp)
+        test_cost = total / len(test)
     served = mlflow.pyfunc.load_model(candidate.model_uri).unwrap_python_model()
     source_run = client.get_run(candidate.predictions_run_id)
     run_tags = {k: v for k, v in source_run.data.tags.items() if not k.startswith("mlflow.")}

@@ -77,3 +77,9 @@ def trained_store(tmp_path_factory: pytest.TempPathFactory) -> TrainedStore:
         run_ids={result.name: result.run_id for result in results},
         data_path=data_path,
     )
+
+
+@pytest.fixture(autouse=True)
+def isolated_decisions(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> None:
+    """Give each test its own decision log, since promotion reads the latest decision."""
+    monkeypatch.setenv("CHURNLAB_DECISIONS_EXPERIMENT", f"decisions-{request.node.nodeid}")

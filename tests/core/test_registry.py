@@ -16,7 +16,7 @@ from mlflow.models import ModelSignature
 from mlflow.tracking import MlflowClient
 from mlflow.types.schema import ColSpec, Schema
 
-from core import costs, registry
+from core import costs, decisions, registry
 from core.cli import main
 from core.serving import PIPELINE_ARTIFACT, ChurnModel
 from core.tracking import load_predictions, log_predictions
@@ -280,3 +280,28 @@ def _log_model_with_narrow_schema(trained_store, source_run_id: str) -> str:
             ),
         )
     return run.info.run_id
+
+
+def test_promote_applies_latest_decision(trained_store, model_name):
+    run_id = trained_store.run_ids["logistic_regression"]
+    decisions.adopt_decision(
+        decisions.Decision(
+            run_id=run_id,
+            threshold=0.3,
+            cost_fn=20.0,
+            cost_fp=2.0,
+            expected_savings=1.0,
+            savings_low=0.5,
+            savings_high=1.5,
+        ),
+        trained_store.tracking_uri,
+    )
+
+    registry.promote(
+        run_id=run_id, tracking_uri=trained_store.tracking_uri, model_name=model_name, force=True
+    )
+    champion = registry.get_champion(trained_store.tracking_uri, model_name)
+
+    assert champion.threshold == pytest.approx(0.3)
+    assert champion.cost_fn == 20.0
+    assert champion.cost_fp == 2.0
