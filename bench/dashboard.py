@@ -50,7 +50,7 @@ from streamlit.testing.v1 import AppTest  # noqa: E402
 from core.tracking import PREDICTIONS_ARTIFACT, load_predictions  # noqa: E402
 from core.training import TrainConfig, train  # noqa: E402
 
-PAGES = PROJECT_ROOT / "dashboard" / "pages"
+PAGES = PROJECT_ROOT / "dashboard" / "views"
 COST_STOPS = (10.0, 20.0, 15.0, 50.0, 30.0, 100.0)
 
 

@@ -1,1 +1,1 @@
-"""Streamlit dashboard: a router in `app.py` and one module per page in `pages/`."""
+"""Streamlit dashboard: a router in `app.py` and one module per page in `views/`."""

@@ -20,7 +20,9 @@ import streamlit as st  # noqa: E402
 
 from dashboard import data_access, state  # noqa: E402
 
-PAGES_DIR = Path(__file__).resolve().parent / "pages"
+# Not `pages/`: Streamlit lists a `pages/` folder beside the entry script on its own, and a
+# first request to a page's URL after a restart then gets that list instead of `PAGES`.
+PAGES_DIR = Path(__file__).resolve().parent / "views"
 
 PAGES = [
     st.Page(PAGES_DIR / "overview.py", title="Overview", icon=":material/home:", default=True),

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from streamlit.testing.v1 import AppTest
 
-PAGES_DIR = Path(__file__).resolve().parents[2] / "dashboard" / "pages"
+PAGES_DIR = Path(__file__).resolve().parents[2] / "dashboard" / "views"
 APP_PATH = PAGES_DIR.parent / "app.py"
 PAGE_TIMEOUT_S = 60
 

@@ -42,10 +42,10 @@ def test_sidebar_labels_generated_data(generated_env):
 def test_costs_kept_when_switching_pages(real_store_env):
     app = _open_app()
     app.select_slider(key="costs.cost_fn").set_value(75.0).run()
-    app.switch_page("pages/threshold.py").run()
+    app.switch_page("views/threshold.py").run()
     assert not app.exception
     assert app.select_slider(key="costs.cost_fn").value == 75.0
-    app.switch_page("pages/leaderboard.py").run()
+    app.switch_page("views/leaderboard.py").run()
     assert app.select_slider(key="costs.cost_fn").value == 75.0
     assert app.query_params["cost_fn"] == "75"
 

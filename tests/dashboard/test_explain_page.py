@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 from dashboard import data_access, state
 from dashboard.charts_explain import waterfall_figure
 
-PAGE = Path(__file__).resolve().parents[2] / "dashboard" / "pages" / "explain.py"
+PAGE = Path(__file__).resolve().parents[2] / "dashboard" / "views" / "explain.py"
 TIMEOUT = 120
 
 

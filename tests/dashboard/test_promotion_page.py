@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from core import registry
 
-PAGE = Path(__file__).resolve().parents[2] / "dashboard" / "pages" / "promotion.py"
+PAGE = Path(__file__).resolve().parents[2] / "dashboard" / "views" / "promotion.py"
 TIMEOUT = 120
 
 pytestmark = pytest.mark.slow

@@ -12,7 +12,7 @@ from core.synthetic import generate_telco
 from core.tuning import TuneConfig, tune
 from core.validation import validate_frame
 
-PAGE = Path(__file__).resolve().parents[2] / "dashboard" / "pages" / "tuning.py"
+PAGE = Path(__file__).resolve().parents[2] / "dashboard" / "views" / "tuning.py"
 TIMEOUT = 60
 
 

@@ -14,7 +14,7 @@ from core.uncertainty import cost_band
 from core.value import CampaignSettings, campaign_curve, gains_table, sensitivity_table
 from dashboard import charts_value, state
 
-PAGES = Path(__file__).resolve().parents[2] / "dashboard" / "pages"
+PAGES = Path(__file__).resolve().parents[2] / "dashboard" / "views"
 TIMEOUT = 60
 
 

@@ -14,9 +14,9 @@ logger = logging.getLogger(__name__)
 
 # Page links: path relative to dashboard/app.py -> (label, what the page answers).
 LINKS = {
-    "pages/data_audit.py": ("Data audit", "Is the customer data complete and clean?"),
-    "pages/leaderboard.py": ("Leaderboard", "Which model costs least at these costs?"),
-    "pages/threshold.py": ("Threshold & cost", "Whom to contact, and what it saves."),
+    "views/data_audit.py": ("Data audit", "Is the customer data complete and clean?"),
+    "views/leaderboard.py": ("Leaderboard", "Which model costs least at these costs?"),
+    "views/threshold.py": ("Threshold & cost", "Whom to contact, and what it saves."),
 }
 
 
