@@ -392,3 +392,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except OSError as error:
+        # A full disk or a file that cannot be written: say which, without a traceback.
+        print(f"error: {error}", file=sys.stderr)
+        return 1

@@ -110,3 +110,14 @@ def test_score_command_writes_file(trained_store, champion_uri, customers_csv, t
     assert main(argv) == 0
     assert "Scored 150 customers" in capsys.readouterr().out
     assert len(pd.read_csv(output)) == 150
+
+
+def test_score_missing_output_folder_rejected(
+    trained_store, champion_uri, customers_csv, tmp_path
+):
+    output = tmp_path / "no-such-folder" / "scored.csv"
+
+    with pytest.raises(FileNotFoundError, match="Output folder not found: .*no-such-folder"):
+        score_csv(
+            customers_csv, output, model_uri=champion_uri, tracking_uri=trained_store.tracking_uri
+        )
