@@ -63,14 +63,24 @@ class CampaignSettings:
 
     def validate(self) -> CampaignSettings:
         """Return the settings, or raise ValueError naming the invalid one and the fix."""
-        _check_number("horizon_months", self.horizon_months, minimum=0.0, inclusive=False)
-        _check_number("offer_cost", self.offer_cost, minimum=0.0)
-        _check_number("contact_cost", self.contact_cost, minimum=0.0)
-        _check_number("acceptance_rate", self.acceptance_rate, minimum=0.0, maximum=1.0)
+        _check_horizon(self.horizon_months)
+        _check_entered_number(
+            "offer_cost", self.offer_cost, "The offer cost must be 0 or more", "such as 50"
+        )
+        _check_entered_number(
+            "contact_cost", self.contact_cost, "The contact cost must be 0 or more", "such as 5"
+        )
+        _check_entered_number(
+            "acceptance_rate",
+            self.acceptance_rate,
+            "The acceptance rate must be a share from 0 to 1",
+            "such as 0.3",
+            maximum=1.0,
+        )
         if self.offer_cost == 0 and self.contact_cost == 0:
             raise ValueError(
-                "Invalid campaign costs: offer_cost and contact_cost are both 0, so contacting "
-                "everyone is always best. Set at least one of them above 0."
+                "The offer cost and the contact cost are both 0, so contacting everyone always "
+                "looks best. Set at least one of them above 0."
             )
         return self
 
@@ -175,7 +185,7 @@ def customer_values(
     Raises:
         ValueError: If the horizon is invalid, a column is missing, or ids are not in the frame.
     """
-    _check_number("horizon_months", horizon_months, minimum=0.0, inclusive=False)
+    _check_horizon(horizon_months)
     missing_columns = [c for c in (ID_COLUMN, VALUE_COLUMN) if c not in frame.columns]
     if missing_columns:
         raise ValueError(
@@ -390,11 +400,15 @@ def top_k_order(scores: np.ndarray, k: int) -> np.ndarray:
 def check_capacity(k: int, n: int) -> int:
     """Return `k` as an int, or raise ValueError unless 1 <= k <= n."""
     if isinstance(k, bool) or not float(k).is_integer():
-        raise ValueError(f"Invalid capacity={k!r}: pass a whole number of customers.")
+        raise ValueError(
+            f"The capacity must be a whole number of customers, not {k!r}. Enter a number "
+            f"from 1 to {n}."
+        )
     k = int(k)
     if not 1 <= k <= n:
         raise ValueError(
-            f"Invalid capacity={k}: there are {n} customers, so pass a number from 1 to {n}."
+            f"The capacity must be from 1 to {n} customers, the number on the list, not {k}. "
+            f"Enter a number from 1 to {n}."
         )
     return k
 
@@ -573,6 +587,38 @@ def _check_values(customer_value: ArrayLike, n: int) -> np.ndarray:
             "values >= 0, such as MonthlyCharges times a horizon in months."
         )
     return values
+
+
+def _check_horizon(horizon_months: float) -> float:
+    return _check_entered_number(
+        "horizon_months",
+        horizon_months,
+        "The horizon must be more than 0 months",
+        "such as 12",
+        inclusive=False,
+    )
+
+
+def _check_entered_number(
+    name: str,
+    value: float,
+    rule: str,
+    example: str,
+    *,
+    maximum: float | None = None,
+    inclusive: bool = True,
+) -> float:
+    """Check a number that people type, raising a ValueError in plain words.
+
+    The message opens with `rule`, names the value and the parameter (for callers of the
+    Python API) and ends with the fix, for example "Enter a number such as 12.".
+    """
+    try:
+        return _check_number(name, value, minimum=0.0, maximum=maximum, inclusive=inclusive)
+    except ValueError:
+        raise ValueError(
+            f"{rule}, not {value!r} ({name}={value!r}). Enter a number {example}."
+        ) from None
 
 
 def _check_number(

@@ -174,7 +174,7 @@ def sensitivity_figure(table: pd.DataFrame, *, money: str = "money") -> go.Figur
         )
     )
     fig.update_layout(
-        title="Sensitivity to the FN/FP cost ratio",
+        title="Sensitivity to the cost ratio (missed churner / unneeded offer)",
         xaxis_title="Cost of a missed churner / cost of an unneeded offer",
         yaxis={"title": "Optimal threshold"},
         yaxis2={"title": f"Savings ({money})", "overlaying": "y", "side": "right"},

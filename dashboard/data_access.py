@@ -128,6 +128,19 @@ def _curve_store(tracking_uri: str) -> dict[str, leaderboard.RunCurves]:
     return {}
 
 
+def ranked_runs(cost_fn: float, cost_fp: float) -> pd.DataFrame:
+    """Return the runs ranked by test cost at these costs, lowest first; empty without runs.
+
+    Pages pass the result to `state.run_picker`, so every page defaults to the same run: the
+    one with the lowest cost at the current costs.
+    """
+    runs = load_runs()
+    if runs.empty:
+        return runs
+    curves = load_all_run_curves(runs)
+    return leaderboard.rank_runs(runs, curves, cost_fn, cost_fp)
+
+
 def load_default_dataset(validate: bool = True) -> Dataset:
     """Return the data the dashboard stands on: the CSV in `data/` or the generated data.
 

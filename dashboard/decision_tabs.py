@@ -54,14 +54,14 @@ def scenarios_tab(context: RunContext) -> None:
 
 
 def sensitivity_tab(context: RunContext) -> None:
-    """Draw how the optimal threshold and savings move as the FN/FP ratio goes 1 to 50."""
+    """Draw how the optimal threshold and savings move as the cost ratio goes 1 to 50."""
     table = sensitivity_table(
         context.test["y_true"], context.test["y_score"], cost_fp=context.cost_fp
     )
     st.plotly_chart(charts_value.sensitivity_figure(table), key="decisions.sensitivity")
     st.caption(
-        f"Test set; the cost of an unneeded offer stays at {context.cost_fp:g} and the cost "
-        "of a missed churner is the ratio times it."
+        f"Test customers. The cost of an unneeded offer stays at {context.cost_fp:g}, and the "
+        "cost of a missed churner is the ratio times it."
     )
 
 
@@ -80,6 +80,10 @@ def log_tab(context: RunContext) -> None:
     st.markdown(
         f"**Current decision:** {context.run_label}, threshold {context.threshold:.4f}, "
         f"savings per customer {format_interval(savings)}."
+    )
+    st.caption(
+        "The savings interval comes from a bootstrap: the test customers are re-drawn at "
+        "random many times, which shows how much the savings could move by chance."
     )
     st.session_state.setdefault(AUTHOR_KEY, decisions.default_author())
     with st.form("decisions.adopt"):
@@ -170,8 +174,8 @@ def _decisions_frame(past: list[decisions.Decision]) -> pd.DataFrame:
             "run": [d.run_id[:8] for d in past],
             "model version": [d.model_version for d in past],
             "threshold": [d.threshold for d in past],
-            "cost_fn": [d.cost_fn for d in past],
-            "cost_fp": [d.cost_fp for d in past],
+            "cost of a missed churner": [d.cost_fn for d in past],
+            "cost of an unneeded offer": [d.cost_fp for d in past],
             "savings per customer": [d.expected_savings for d in past],
             "interval": [f"{d.savings_low:.3f} to {d.savings_high:.3f}" for d in past],
             "note": [d.note for d in past],

@@ -310,3 +310,23 @@ def _query_number(params, name: str, low: float, high: float) -> float | None:
         logger.warning("Ignoring query parameter %s=%r: outside [%g, %g]", name, raw, low, high)
         return None
     return value
+
+
+MODEL_DISPLAY_NAMES = {
+    "logistic_regression": "Logistic regression",
+    "random_forest": "Random forest",
+    "xgboost": "XGBoost",
+    "lightgbm": "LightGBM",
+    "mlp": "MLP",
+    "mlp_relu": "MLP (relu)",
+    "mlp_tanh": "MLP (tanh)",
+    "mlp_logistic": "MLP (logistic)",
+}
+
+
+def model_display_name(name: str) -> str:
+    """Return the name people read for a core model name, e.g. "XGBoost" for "xgboost".
+
+    Names that are not core model names, such as custom run names, are returned unchanged.
+    """
+    return MODEL_DISPLAY_NAMES.get(name, name)

@@ -1,7 +1,9 @@
 """Inputs shared by the Business value and Decisions pages: run, costs, campaign, threshold.
 
-Invalid settings never stop a page: the widget shows the error and the page keeps using the
-last valid settings, which live in session state under the `value.*` keys.
+Invalid settings never stop a page: the page shows the error and keeps using the last valid
+settings, which live in session state under the `value.*` keys. The campaign inputs are stored
+under their own non-widget keys, because Streamlit drops a widget's value on a run of a page
+that does not draw it, so each input is re-seeded from the stored value before it is drawn.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ CAMPAIGN_WIDGET_KEYS = {
     "contact_cost": "value.contact_cost",
     "acceptance_rate": "value.acceptance_rate",
 }
+# Stored campaign values (never widget keys), so they survive a switch to another page.
+CAMPAIGN_STORED_KEYS = {name: f"value.stored.{name}" for name in CAMPAIGN_WIDGET_KEYS}
 
 
 @dataclass
@@ -41,7 +45,8 @@ class RunContext:
         cost_fn: Cost of a missed churner in use.
         cost_fp: Cost of an unneeded offer in use.
         campaign: Campaign settings in use.
-        threshold: The decision threshold: set by hand, else the OOF minimum-cost one.
+        threshold: The decision threshold: set by hand, else the minimum-cost one on the
+            out-of-fold (OOF) predictions.
         threshold_is_manual: Whether the threshold was set by hand.
     """
 
@@ -70,53 +75,90 @@ def valid_costs() -> tuple[float, float]:
 
 
 def campaign_widgets() -> CampaignSettings:
-    """Draw the campaign settings in the sidebar and return the last valid settings."""
+    """Draw the campaign settings in the sidebar and return the last valid settings.
+
+    Invalid settings are reported twice: beside the inputs in the sidebar, and in a short
+    error at the top of the main area, where the reader is looking.
+    """
     defaults = CampaignSettings().as_dict()
-    for name, key in CAMPAIGN_WIDGET_KEYS.items():
-        st.session_state.setdefault(key, defaults[name])
+    for name, stored_key in CAMPAIGN_STORED_KEYS.items():
+        st.session_state.setdefault(stored_key, defaults[name])
 
     sidebar = st.sidebar
     sidebar.markdown("**Retention campaign**")
-    sidebar.number_input(
+    _campaign_input(
         "Horizon (months of MonthlyCharges per kept customer)",
+        "horizon_months",
         step=1.0,
-        key=CAMPAIGN_WIDGET_KEYS["horizon_months"],
-        help="A kept customer is worth MonthlyCharges times this many months.",
+        help="A kept customer is worth their monthly charges times this many months.",
     )
-    sidebar.number_input(
-        "Offer cost (money per accepted offer)", step=5.0, key=CAMPAIGN_WIDGET_KEYS["offer_cost"]
+    _campaign_input(
+        "Offer cost (money per accepted offer)",
+        "offer_cost",
+        step=5.0,
+        help="What one accepted retention offer costs, for example a discount.",
     )
-    sidebar.number_input(
+    _campaign_input(
         "Contact cost (money per customer contacted)",
+        "contact_cost",
         step=1.0,
-        key=CAMPAIGN_WIDGET_KEYS["contact_cost"],
+        help="What reaching one customer costs, for example a call or a mail.",
     )
-    sidebar.number_input(
+    _campaign_input(
         "Acceptance rate (share of contacted churners who stay)",
+        "acceptance_rate",
         step=0.05,
-        key=CAMPAIGN_WIDGET_KEYS["acceptance_rate"],
+        help="A share from 0 to 1: 0.3 means 3 in 10 contacted churners accept and stay.",
     )
 
-    values = {name: st.session_state[key] for name, key in CAMPAIGN_WIDGET_KEYS.items()}
+    values = {name: st.session_state[key] for name, key in CAMPAIGN_STORED_KEYS.items()}
     try:
         settings = CampaignSettings(**values).validate()
     except ValueError as error:
         sidebar.error(f"{error} The page keeps the last valid campaign settings.")
+        st.error(
+            "The retention campaign settings in the sidebar are invalid, so the page keeps "
+            f"the last valid ones. {error}"
+        )
         return CampaignSettings(**st.session_state.get(VALID_CAMPAIGN_KEY, defaults))
     st.session_state[VALID_CAMPAIGN_KEY] = settings.as_dict()
     return settings
 
 
+def _campaign_input(label: str, name: str, *, step: float, help: str) -> None:
+    widget_key = CAMPAIGN_WIDGET_KEYS[name]
+    stored_key = CAMPAIGN_STORED_KEYS[name]
+    # Seeded on every run, as the cost sliders in `dashboard.state` are: the change callback
+    # has already copied a user's edit into the stored value, so this never undoes an edit.
+    st.session_state[widget_key] = st.session_state[stored_key]
+    st.sidebar.number_input(
+        label,
+        step=step,
+        key=widget_key,
+        help=help,
+        on_change=_copy_campaign_input,
+        args=(widget_key, stored_key),
+    )
+
+
+def _copy_campaign_input(widget_key: str, stored_key: str) -> None:
+    st.session_state[stored_key] = st.session_state[widget_key]
+
+
 def load_run_context() -> RunContext:
-    """Draw the run picker and settings, then load the run; stop the page when impossible."""
-    runs = data_access.load_runs()
+    """Draw the settings and the run picker, then load the run; stop the page when impossible.
+
+    The picker defaults to the run with the lowest cost at the current costs, as on the
+    Threshold & cost page, unless a run was chosen on any page.
+    """
+    cost_fn, cost_fp = valid_costs()
+    campaign = campaign_widgets()
+    runs = data_access.ranked_runs(cost_fn, cost_fp)
     if runs.empty:
         state.show_no_runs()
         st.stop()
-    run_id = state.run_picker(runs)
-    cost_fn, cost_fp = valid_costs()
-    campaign = campaign_widgets()
-    labels = {row["run_id"]: state.run_label(row) for _, row in runs.iterrows()}
+    run_id = state.run_picker(runs, label="Model run (default: the lowest cost at these costs)")
+    labels = {row["run_id"]: _run_display_label(row) for _, row in runs.iterrows()}
 
     try:
         predictions = data_access.load_run_predictions(run_id)
@@ -147,11 +189,20 @@ def load_run_context() -> RunContext:
     )
 
 
+def _run_display_label(run: pd.Series) -> str:
+    """Name a run for people, such as "MLP (logistic) · 04 Dec 10:00 · abcdef12"."""
+    label = state.run_label(run)
+    name, _, rest = label.partition(" · ")
+    return f"{state.model_display_name(name)} · {rest}" if rest else state.model_display_name(name)
+
+
 def threshold_caption(context: RunContext) -> str:
     """Describe where the decision threshold comes from."""
     if context.threshold_is_manual:
         return f"Threshold {context.threshold:.4f}, set by hand on the Threshold & cost page."
     return (
         f"Threshold {context.threshold:.4f}: the lowest cost on the out-of-fold predictions "
-        f"at costs {context.cost_fn:g} (missed churner) and {context.cost_fp:g} (unneeded offer)."
+        f"at costs {context.cost_fn:g} (missed churner) and {context.cost_fp:g} (unneeded offer). "
+        "Out-of-fold predictions are scores for training customers from models that did not "
+        "see those customers, so choosing the threshold on them keeps the test figures honest."
     )

@@ -37,9 +37,25 @@ CALIBRATION_KEY = "value.calibration_method"
 EMP_KEYS = {"alpha": "value.emp_alpha", "beta": "value.emp_beta", "clv": "value.emp_clv"}
 VALID_EMP_KEY = "value.valid_emp"
 
+BOOTSTRAP_HELP = (
+    "A bootstrap re-draws the test customers at random many times and recomputes the figure "
+    "each time, which shows how much it could move by chance."
+)
+EMP_HELP = (
+    "EMP (expected maximum profit) is the profit per customer of the best campaign, averaged "
+    "over a range of likely acceptance rates instead of one guessed rate."
+)
+EMP_INPUT_HELP = {
+    "alpha": "Shape of the acceptance-rate range (a Beta distribution): alpha / (alpha + beta) "
+    "is the mean acceptance rate. Must be more than 0.",
+    "beta": "Second shape of the acceptance-rate range (a Beta distribution). Must be more "
+    "than 0.",
+    "clv": "Customer lifetime value: what one kept customer is worth in money.",
+}
+
 
 def campaign_tab(context: RunContext) -> None:
-    """Draw the campaign profit: best threshold chosen on OOF data, measured on the test set."""
+    """Draw the campaign profit: best threshold chosen on OOF predictions, measured on test."""
     test, settings = context.test, context.campaign
     oof_choice = best_campaign(
         campaign_curve(
@@ -53,11 +69,17 @@ def campaign_tab(context: RunContext) -> None:
     contacted = int((test["y_score"] >= oof_choice.threshold).sum())
 
     columns = st.columns(3)
-    columns[0].metric("Best campaign threshold (from OOF)", f"{oof_choice.threshold:.3f}")
+    columns[0].metric(
+        "Best campaign threshold (from out-of-fold predictions)",
+        f"{oof_choice.threshold:.3f}",
+        help="Chosen on out-of-fold predictions: scores for training customers from models "
+        "that did not see them, so the test customers play no part in the choice.",
+    )
     columns[1].metric(
         "Expected profit per test customer",
         f"{interval.point:,.2f}",
-        help=f"90 % bootstrap interval: {interval.low:,.2f} to {interval.high:,.2f}",
+        help=f"90 % bootstrap interval: {interval.low:,.2f} to {interval.high:,.2f}. "
+        + BOOTSTRAP_HELP,
     )
     columns[2].metric("Test customers contacted", f"{contacted:,} of {len(test):,}")
     st.caption(
@@ -127,7 +149,10 @@ def uncertainty_tab(context: RunContext) -> None:
     """Draw the bootstrap band around the cost curve and the decision's intervals."""
     st.session_state.setdefault(RESAMPLES_KEY, 200)
     st.select_slider(
-        "Bootstrap resamples of the test set", options=[50, 100, 200, 500, 1000], key=RESAMPLES_KEY
+        "Bootstrap resamples of the test set",
+        options=[50, 100, 200, 500, 1000],
+        key=RESAMPLES_KEY,
+        help=BOOTSTRAP_HELP + " More resamples give steadier intervals but take longer.",
     )
     test = context.test
     band = cost_band(
@@ -144,19 +169,26 @@ def uncertainty_tab(context: RunContext) -> None:
     _interval_metric(columns[2], "Best threshold across resamples", band.optimal_threshold)
     st.plotly_chart(charts_value.cost_band_figure(band), key="value.band")
     st.caption(
-        "Intervals are 90 % percentile intervals over resamples of the test customers; "
-        "differences smaller than their width are noise."
+        "Intervals are 90 % percentile intervals over bootstrap resamples of the test "
+        "customers, so differences smaller than their width are noise. " + BOOTSTRAP_HELP
     )
 
 
 def calibration_tab(context: RunContext) -> None:
     """Draw the reliability diagram, Brier scores and the theoretical threshold."""
+    st.caption(
+        "Calibration checks whether the probabilities can be taken at face value: of the "
+        "customers given a 20 % churn risk, about 20 % should really leave."
+    )
     st.session_state.setdefault(CALIBRATION_KEY, "none")
     method = st.radio(
         "Calibrate the probabilities (fitted on out-of-fold data only)",
         options=["none", *CALIBRATION_METHODS],
         horizontal=True,
         key=CALIBRATION_KEY,
+        help="Re-map the scores so that they match observed churn rates, learning the map "
+        "from out-of-fold predictions only: scores for training customers from models that "
+        "did not see them.",
     )
     raw = context.predictions
     tables = {"raw": reliability_table(*_test_arrays(raw))}
@@ -167,7 +199,12 @@ def calibration_tab(context: RunContext) -> None:
 
     columns = st.columns(len(scores) + 1)
     for column, (label, frame) in zip(columns, scores.items(), strict=False):
-        column.metric(f"Brier score, {label} (test)", f"{brier_score(*_test_arrays(frame)):.4f}")
+        column.metric(
+            f"Brier score, {label} (test)",
+            f"{brier_score(*_test_arrays(frame)):.4f}",
+            help="The mean squared gap between the predicted probability and what happened "
+            "(1 for a churner, 0 otherwise). Lower is better, and 0 is perfect.",
+        )
     chosen = scores[method if method != "none" else "raw"]
     oof = chosen[chosen["split"] == "oof"]
     measured = optimal_threshold(
@@ -179,20 +216,23 @@ def calibration_tab(context: RunContext) -> None:
     columns[-1].metric(
         "Theoretical threshold FP / (FP + FN)",
         f"{theory:.3f}",
-        f"measured on OOF: {measured:.3f}",
+        f"measured on out-of-fold predictions: {measured:.3f}",
         delta_color="off",
+        help="For well-calibrated probabilities the cheapest threshold is the cost of an "
+        "unneeded offer over the sum of both costs.",
     )
     st.plotly_chart(charts_value.reliability_figure(tables), key="value.reliability")
 
 
 def emp_tab(context: RunContext) -> None:
     """Draw the expected maximum profit of the run on the test set."""
+    st.caption(EMP_HELP)
     mean_value = float(context.test["customer_value"].mean())
     defaults = {"alpha": 6.0, "beta": 14.0, "clv": round(mean_value, 2)}
     columns = st.columns(3)
     for column, (name, key) in zip(columns, EMP_KEYS.items(), strict=True):
         st.session_state.setdefault(key, defaults[name])
-        column.number_input(f"EMP {name}", step=1.0, key=key)
+        column.number_input(f"EMP {name}", step=1.0, key=key, help=EMP_INPUT_HELP[name])
     values = {name: st.session_state[key] for name, key in EMP_KEYS.items()}
     try:
         settings = EmpSettings.from_costs(
@@ -209,8 +249,12 @@ def emp_tab(context: RunContext) -> None:
 
     result = emp_score(context.test["y_true"], context.test["y_score"], settings)
     left, right = st.columns(2)
-    left.metric("EMP per customer", f"{result.emp:,.2f}")
-    right.metric("EMP-optimal share contacted", f"{result.share_contacted:.1%}")
+    left.metric("EMP per customer", f"{result.emp:,.2f}", help=EMP_HELP)
+    right.metric(
+        "EMP-optimal share contacted",
+        f"{result.share_contacted:.1%}",
+        help="The share of customers to contact for that best expected profit.",
+    )
     st.caption(
         f"Acceptance rate ~ Beta({settings.alpha:g}, {settings.beta:g}), CLV {settings.clv:,.2f} "
         f"(mean test customer value), offer cost {settings.delta:.3f} x CLV, contact cost "

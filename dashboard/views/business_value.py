@@ -16,7 +16,8 @@ st.title("Business value")
 st.markdown(
     "What the selected model is worth in money: how sure the cost figures are, the profit of "
     "a retention campaign, whom to call when only K customers can be contacted, whether the "
-    "probabilities can be taken at face value, and the expected maximum profit (EMP)."
+    "probabilities can be taken at face value (calibration), and the expected maximum profit "
+    "(EMP): the best campaign's profit averaged over likely acceptance rates."
 )
 context = load_run_context()
 st.caption(threshold_caption(context))

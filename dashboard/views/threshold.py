@@ -17,14 +17,6 @@ SLIDER_KEY = "threshold.value"
 OPTIMAL_KEY = "threshold.optimal"
 
 
-def _ranked_runs(cost_fn: float, cost_fp: float):
-    runs = data_access.load_runs()
-    if runs.empty:
-        return runs
-    curves = data_access.load_all_run_curves(runs)
-    return leaderboard.rank_runs(runs, curves, cost_fn, cost_fp)
-
-
 def _on_manual_toggle() -> None:
     if st.session_state[MANUAL_KEY]:
         state.set_threshold(st.session_state[OPTIMAL_KEY])
@@ -115,7 +107,7 @@ def _render() -> None:
         st.warning("Both costs are 0, so every threshold costs nothing. Raise one of them.")
         return
 
-    ranked = _ranked_runs(cost_fn, cost_fp)
+    ranked = data_access.ranked_runs(cost_fn, cost_fp)
     if ranked.empty:
         state.show_no_runs()
         return

@@ -91,7 +91,8 @@ def test_capacity_above_customer_count(store):
     app = run_page("business_value.py")
     app.number_input(key="value.capacity").set_value(10**6).run()
     assert not app.exception
-    assert any("Invalid capacity=1000000" in error.value for error in app.error)
+    assert any("capacity must be from 1 to" in error.value for error in app.error)
+    assert any("not 1000000" in error.value for error in app.error)
     assert "Churners found" in metric_labels(app)
 
 
@@ -220,3 +221,67 @@ def test_scenario_figure_whiskers():
     fig = charts_value.scenario_figure(table)
     np.testing.assert_allclose(fig.data[0].error_y.array, [0.1, 0.4])
     np.testing.assert_allclose(fig.data[0].error_y.arrayminus, [0.2, 0.5])
+
+
+APP = PAGES.parent / "app.py"
+
+
+def open_app() -> AppTest:
+    return AppTest.from_file(str(APP), default_timeout=TIMEOUT).run()
+
+
+@pytest.mark.slow
+def test_campaign_kept_across_page_switch(store):
+    app = open_app()
+    app.switch_page("views/business_value.py").run()
+    app.number_input(key="value.horizon_months").set_value(24.0).run()
+    app.switch_page("views/decisions.py").run()
+    assert not app.exception
+    assert not app.error
+    assert app.number_input(key="value.horizon_months").value == 24.0
+    assert app.number_input(key="value.offer_cost").value == 50.0
+    assert app.number_input(key="value.contact_cost").value == 5.0
+    assert app.number_input(key="value.acceptance_rate").value == 0.3
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("page", ["business_value.py", "decisions.py"])
+def test_default_run_matches_threshold_page(store, page):
+    threshold_page = run_page("threshold.py")
+    expected = threshold_page.selectbox(key=state.RUN_WIDGET).value
+    app = run_page(page)
+    assert not app.exception
+    assert app.selectbox(key=state.RUN_WIDGET).value == expected
+
+
+@pytest.mark.slow
+def test_invalid_campaign_error_in_main_area(store):
+    app = run_page("business_value.py")
+    app.number_input(key="value.horizon_months").set_value(0.0).run()
+    main_errors = [error.value for error in app.main.error]
+    assert len(main_errors) == 1
+    assert "The horizon must be more than 0 months, not 0.0" in main_errors[0]
+    assert "Enter a number such as 12" in main_errors[0]
+
+
+@pytest.mark.slow
+def test_business_value_explains_terms(store):
+    app = run_page("business_value.py")
+    captions = " ".join(caption.value for caption in app.caption)
+    assert "Out-of-fold predictions are scores for training customers" in captions
+    assert "A bootstrap re-draws the test customers" in captions
+    assert "EMP (expected maximum profit) is" in captions
+    assert "Calibration checks whether the probabilities" in captions
+    brier = next(m for m in app.metric if m.label.startswith("Brier score"))
+    assert "Lower is better" in brier.proto.help
+
+
+@pytest.mark.slow
+def test_decision_names_model_for_people(store, trained_store):
+    run_id = trained_store.run_ids["logistic_regression"]
+    app = AppTest.from_file(str(PAGES / "decisions.py"), default_timeout=TIMEOUT)
+    app.query_params["run"] = run_id
+    app.run()
+    current = next(md.value for md in app.markdown if md.value.startswith("**Current decision"))
+    assert "Logistic regression · " in current
+    assert "logistic_regression" not in current
