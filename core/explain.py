@@ -253,7 +253,7 @@ def _sigmoid_array(values: np.ndarray) -> np.ndarray:
 def feature_label(feature: str, value: object) -> str:
     """Name a raw feature with its value as a customer would read it.
 
-    Examples: "tenure = 3 months", "MonthlyCharges = $70.35", "Contract = Month-to-month".
+    Examples: "tenure = 3 months", "MonthlyCharges = 70.35", "Contract = Month-to-month".
     """
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return f"{feature} = missing"
@@ -261,7 +261,7 @@ def feature_label(feature: str, value: object) -> str:
         months = int(round(float(value)))
         return f"tenure = {months} month" + ("" if months == 1 else "s")
     if feature in ("MonthlyCharges", "TotalCharges"):
-        return f"{feature} = ${float(value):,.2f}"
+        return f"{feature} = {float(value):,.2f}"
     if feature == "SeniorCitizen":
         return "SeniorCitizen = " + ("Yes" if str(value).strip() in ("1", "1.0") else "No")
     return f"{feature} = {value}"
@@ -388,7 +388,7 @@ def feature_labels(feature: str, values: pd.Series) -> pd.Series:
         months = values.fillna(0).astype(float).round().astype(int)
         text = "tenure = " + months.astype(str) + np.where(months == 1, " month", " months")
     elif feature in ("MonthlyCharges", "TotalCharges"):
-        text = f"{feature} = $" + values.fillna(0).astype(float).map("{:,.2f}".format)
+        text = f"{feature} = " + values.fillna(0).astype(float).map("{:,.2f}".format)
     elif feature == "SeniorCitizen":
         senior = values.astype(str).str.strip().isin(["1", "1.0"])
         text = pd.Series(np.where(senior, "SeniorCitizen = Yes", "SeniorCitizen = No"))

@@ -227,12 +227,24 @@ def stop_tuning(study_name: str, *, wait_s: float = 10.0) -> bool:
     job = read_job(study_name)
     if job is None or not is_running(job):
         return False
+    # Written before the signal, so a page that reads the exit code also finds the marker.
+    _stop_marker(study_name).write_text(str(job.pid))
     os.kill(job.pid, signal.SIGTERM)
     logger.info("sent SIGTERM to tuning job %d of study %s", job.pid, study_name)
     deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline and is_running(job):
         time.sleep(0.2)
     return True
+
+
+def stop_requested(job: TuningJob) -> bool:
+    """Return whether `stop_tuning` sent SIGTERM to this job, so its exit was requested."""
+    marker = _stop_marker(job.study_name)
+    return marker.exists() and marker.read_text().strip() == str(job.pid)
+
+
+def _stop_marker(study_name: str) -> Path:
+    return _record_path(study_name, jobs_dir()).with_suffix(".stopped")
 
 
 def log_tail(job: TuningJob, lines: int = LOG_TAIL_LINES) -> str:

@@ -13,6 +13,8 @@ from dashboard import charts, data_access, state
 
 UNITS = {"tenure": "months", "MonthlyCharges": "money per month", "TotalCharges": "money"}
 UPLOAD_KEY = "audit.upload"
+# Short: a metric label in a fifth of the page width is cut after about 20 characters.
+DUPLICATES_WITHOUT_ID_LABEL = "Duplicates (no id)"
 
 
 @st.cache_data(show_spinner="Auditing the data…", max_entries=8)
@@ -54,9 +56,10 @@ def _headline(audit: DataAudit) -> None:
     columns[1].metric("Columns", audit.n_columns)
     columns[2].metric("Duplicate rows", f"{audit.duplicate_rows:,}")
     columns[3].metric(
-        "Duplicates ignoring the id",
+        DUPLICATES_WITHOUT_ID_LABEL,
         f"{audit.duplicate_rows_without_id:,}",
-        help="Rows identical to an earlier row once customerID is dropped.",
+        help="Rows identical to an earlier row once customerID is dropped, so the id is "
+        "the only difference. Such rows can land in both the training and the test split.",
     )
     columns[4].metric(
         "Hidden blanks",

@@ -76,8 +76,14 @@ def _choose_customer(context: ExplainContext, ranked) -> tuple[object, str] | No
     try:
         return find_customer(context, requested)
     except ValueError as error:
-        st.warning(str(error), icon=":material/person_search:")
+        # The core message names the full 32-character run id; people read the run's name.
+        message = str(error).replace(f"run {context.run_id}'s", f"{_run_name(context)}'s")
+        st.warning(message, icon=":material/person_search:")
         return None
+
+
+def _run_name(context: ExplainContext) -> str:
+    return f"{state.model_display_name(context.model_name)} run {context.run_id[:8]}"
 
 
 def _show_decision(probability: float, threshold: float) -> None:
@@ -104,6 +110,11 @@ def _show_explanation(context: ExplainContext, record, threshold: float) -> floa
     st.caption(
         "Bars are SHAP contributions in percentage points, from the model's average "
         "output to this customer's probability."
+    )
+    st.caption(
+        "The 'average customer' bar is the model's average output on the training "
+        "customers. With class weighting it sits above the 26.5 % churn rate of the data, "
+        "so the bars explain how customers are ranked rather than a calibrated probability."
     )
     st.plotly_chart(
         charts_explain.waterfall_figure(table, explanation.base_value, probability),
@@ -194,6 +205,7 @@ def _show_global(context: ExplainContext, tracking_uri: str) -> None:
 def main() -> None:
     """Draw the Explain page for the selected run."""
     state.init_state()
+    state.cost_widgets()
     st.title("Explain a customer")
     runs = data_access.load_runs()
     if runs.empty:

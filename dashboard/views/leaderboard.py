@@ -47,10 +47,11 @@ def _filters(runs: pd.DataFrame) -> pd.DataFrame:
 def _table(ranked: pd.DataFrame) -> pd.DataFrame:
     names = ranked.get("tags.mlflow.runName", ranked.get("params.model"))
     names = names.fillna("run") if names is not None else pd.Series("run", index=ranked.index)
+    names = names.astype(str).map(state.model_display_name)
     table = pd.DataFrame(
         {
             "rank": ranked[leaderboard.RANK].replace(0, pd.NA).to_numpy(),
-            "run": (names.astype(str) + " · " + ranked["run_id"].str[:8]).to_numpy(),
+            "run": (names + " · " + ranked["run_id"].str[:8]).to_numpy(),
             "imbalance": _values(ranked, "tags.imbalance"),
             "kind": _values(ranked, "tags.churnlab.kind"),
             "started": _values(ranked, "start_time"),
@@ -100,18 +101,25 @@ def _compare(runs: pd.DataFrame, table: pd.DataFrame, cost_fn: float, cost_fp: f
 
     params = leaderboard.differing_params(runs, chosen)
     params.columns = [labels.get(c, c) for c in params.columns]
+    params.index = [_param_label(name) for name in params.index]
+    params.index.name = "parameter"
     styled = params.style.apply(
         lambda row: ["background-color: #fdebd0" if row["differs"] else "" for _ in row], axis=1
     )
-    left, right = st.columns([3, 2])
-    left.markdown("**Parameters** (rows that differ are highlighted and listed first)")
-    left.dataframe(styled, key="leaderboard.params")
+    # Full width, one after the other: two side-by-side tables left each run's column too
+    # narrow, and the grid cut values such as 0.412 down to "0".
+    st.markdown("**Parameters** (rows that differ are highlighted and listed first)")
+    st.dataframe(styled, key="leaderboard.params")
     metrics = table.loc[chosen, [heading for heading, _ in METRICS.values()]].T.astype(float)
     metrics.columns = [labels[c] for c in chosen]
-    right.markdown("**Metrics**")
-    right.dataframe(
+    metrics.index.name = "metric"
+    st.markdown("**Metrics**")
+    st.dataframe(
         metrics,
-        column_config={label: st.column_config.NumberColumn(format="%.3f") for label in metrics},
+        column_config={
+            label: st.column_config.NumberColumn(label, format="%.3f", width="medium")
+            for label in metrics
+        },
         key="leaderboard.metrics",
     )
 
@@ -133,7 +141,7 @@ def _compare(runs: pd.DataFrame, table: pd.DataFrame, cost_fn: float, cost_fp: f
 def _money_comparison(
     first: str, second: str, labels: dict[str, str], cost_fn: float, cost_fp: float
 ) -> None:
-    """Say in money what the second run saves against the first, with an interval."""
+    """State how much less (or more) the second run costs than the first, with an interval."""
     try:
         comparison = value.compare_runs_in_money(
             data_access.load_run_predictions(first),
@@ -145,17 +153,26 @@ def _money_comparison(
         st.warning(f"These two runs cannot be compared in money: {error}")
         return
     saving = comparison.savings_per_customer
-    verb = "saves" if saving >= 0 else "costs"
+    direction = "less" if saving >= 0 else "more"
     st.markdown(
-        f"**In money, at the current costs:** {labels[second]} {verb} "
-        f"**{abs(saving):.3f} per test customer** against {labels[first]} "
-        f"({100 * comparison.confidence:.0f} % interval {comparison.savings_low:+.3f} to "
+        f"**In money, at the current costs:** {labels[second]} costs "
+        f"**{abs(saving):.3f} {direction} per test customer** than {labels[first]} "
+        f"({100 * comparison.confidence:.0f} % interval of the saving "
+        f"{comparison.savings_low:+.3f} to "
         f"{comparison.savings_high:+.3f}). Each run uses its own threshold, chosen on its "
         f"training predictions: {comparison.champion.threshold:.3f} and "
         f"{comparison.challenger.threshold:.3f}."
     )
     if comparison.savings_low <= 0 <= comparison.savings_high:
         st.caption("The interval includes 0, so the test data cannot tell these runs apart.")
+
+
+def _param_label(name: str) -> str:
+    """Turn a pipeline parameter such as `model__C` into "C (model)"."""
+    *steps, parameter = name.split("__")
+    if not steps:
+        return parameter
+    return f"{parameter} ({' › '.join(steps)})"
 
 
 def _render() -> None:

@@ -79,12 +79,26 @@ def _choose_study(storage: str) -> str | None:
     except ValueError as error:
         st.error(str(error))
         return None
+    chosen = st.session_state.get(STUDY_KEY)
+    job = tuning_jobs.read_job(chosen) if chosen else None
+    if job is not None and chosen not in studies:
+        # The process creates the study only after it has read the data.
+        if tuning_jobs.is_running(job):
+            st.fragment(_starting, run_every=f"{REFRESH_SECONDS}s")(job, storage)
+            return None
+        _job_controls(job, running=False, done=0)
     if not studies:
         st.info("No study yet: launch one above or run `python -m core tune`.")
         return None
-    chosen = st.session_state.get(STUDY_KEY)
     index = studies.index(chosen) if chosen in studies else 0
     return st.selectbox("Study", studies, index=index, key="tuning.study_select")
+
+
+def _starting(job: tuning_jobs.TuningJob, storage: str) -> None:
+    if not tuning_jobs.is_running(job) or job.study_name in tuning_jobs.list_studies(storage):
+        st.rerun()
+    st.info(f"Study {job.study_name} starting… (process {job.pid} is reading the data).")
+    _stop_button(job)
 
 
 def _progress(study_name: str, storage: str) -> None:
@@ -115,7 +129,13 @@ def _progress_body(study_name: str, storage: str) -> None:
             "trials are complete."
         )
     if job is not None:
-        _job_controls(job, running)
+        _job_controls(job, running, _trials_done(progress, job))
+
+
+def _trials_done(progress: tuning_jobs.StudyProgress, job: tuning_jobs.TuningJob) -> int:
+    """Count the trials of the job's launch that are no longer running."""
+    launched = int((progress.trials["number"] >= job.trials_before).sum())
+    return launched - progress.counts.get("RUNNING", 0)
 
 
 def _progress_metrics(progress: tuning_jobs.StudyProgress, job) -> None:
@@ -123,11 +143,8 @@ def _progress_metrics(progress: tuning_jobs.StudyProgress, job) -> None:
     finished = sum(counts.get(name, 0) for name in ("COMPLETE", "PRUNED", "FAIL"))
     columns = st.columns(4)
     if job is not None:
-        done = int((progress.trials["number"] >= job.trials_before).sum())
-        running_now = counts.get("RUNNING", 0)
-        columns[0].metric(
-            "Trials done in the last launch", f"{done - running_now} of {job.n_trials}"
-        )
+        done = _trials_done(progress, job)
+        columns[0].metric("Trials done in the last launch", f"{done} of {job.n_trials}")
     else:
         columns[0].metric("Trials finished", finished)
     columns[1].metric("Pruned", counts.get("PRUNED", 0))
@@ -141,18 +158,26 @@ def _progress_metrics(progress: tuning_jobs.StudyProgress, job) -> None:
     )
 
 
-def _job_controls(job: tuning_jobs.TuningJob, running: bool) -> None:
+def _job_controls(job: tuning_jobs.TuningJob, running: bool, done: int) -> None:
     if running:
         st.info(f"Tuning is running as process {job.pid}; this section refreshes itself.")
-        if st.button("Stop tuning", key="tuning.stop"):
-            tuning_jobs.stop_tuning(job.study_name)
-            st.warning("Stop requested: the running trial is marked failed; resume any time.")
+        _stop_button(job)
+    elif tuning_jobs.stop_requested(job):
+        # The page sent SIGTERM itself, so exit code 143 (or -15) is the expected outcome.
+        trials = "trial" if done == 1 else "trials"
+        st.info(f"Stopped on request after {done} {trials}; launch the study again to resume.")
     else:
         code = tuning_jobs.exit_code(job)
         if code not in (None, 0):
             st.error(f"The last launch ended with exit code {code}; see its log below.")
     with st.expander("Log of the last launch"):
         st.code(tuning_jobs.log_tail(job) or "(empty)", language=None)
+
+
+def _stop_button(job: tuning_jobs.TuningJob) -> None:
+    if st.button("Stop tuning", key="tuning.stop"):
+        tuning_jobs.stop_tuning(job.study_name)
+        st.warning("Stop requested: the running trial is marked failed; resume any time.")
 
 
 @st.cache_data(show_spinner="Reading the tuned run's diagnostics…", max_entries=32)
@@ -162,6 +187,13 @@ def _load_diagnostics(run_id: str, tracking_uri: str) -> diagnostics.Diagnostics
 
 def _diagnostics(study_name: str) -> None:
     st.subheader("Diagnostics of the tuned run")
+    job = tuning_jobs.read_job(study_name)
+    if job is not None and tuning_jobs.is_running(job):
+        st.info(
+            "Tuning is still running. After the last trial the tuned model is fitted on all "
+            "training customers; its diagnostics appear here once it is logged."
+        )
+        return
     uri = data_access.tracking_uri()
     run_id = tuning_jobs.find_tuned_run(study_name, uri, data_access.experiment_name())
     if run_id is None:

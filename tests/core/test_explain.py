@@ -115,8 +115,8 @@ def test_group_rejects_name_count_mismatch():
     [
         ("tenure", 3, "tenure = 3 months"),
         ("tenure", 1, "tenure = 1 month"),
-        ("MonthlyCharges", 70.35, "MonthlyCharges = $70.35"),
-        ("TotalCharges", 1889.5, "TotalCharges = $1,889.50"),
+        ("MonthlyCharges", 70.35, "MonthlyCharges = 70.35"),
+        ("TotalCharges", 1889.5, "TotalCharges = 1,889.50"),
         ("TotalCharges", float("nan"), "TotalCharges = missing"),
         ("Contract", "Month-to-month", "Contract = Month-to-month"),
         ("SeniorCitizen", "1", "SeniorCitizen = Yes"),

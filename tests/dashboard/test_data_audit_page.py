@@ -18,7 +18,7 @@ def test_audit_of_real_data(real_store_env, trained_store):
     app = open_page(PAGE)
     assert not app.exception
     assert metric_value(app, "Customers (rows)") == "7,043"
-    assert metric_value(app, "Duplicates ignoring the id") == "22"
+    assert metric_value(app, "Duplicates (no id)") == "22"
     assert metric_value(app, "Hidden blanks") == "11"
     missing, balance = plotly_specs(app)[:2]
     blanks = dict(
@@ -71,3 +71,13 @@ def test_invalid_upload_shows_error(real_store_env, content, message):
     assert len(app.error) == 1
     assert message in app.error[0].value
     assert "bad.csv cannot be audited" in app.error[0].value
+
+
+def test_headline_labels_fit(real_store_env):
+    app = open_page(PAGE)
+    long_labels = [metric.label for metric in app.metric[:5] if len(metric.label) > 20]
+    duplicates = [metric for metric in app.metric if metric.label == "Duplicates (no id)"]
+
+    assert long_labels == []
+    assert len(duplicates) == 1
+    assert "customerID is dropped" in duplicates[0].help

@@ -121,3 +121,25 @@ def test_run_without_model_names_run(store):
         data_access.clear_runs_cache()
     assert not app.exception
     assert f"Run {run.info.run_id} cannot be explained" in app.error[0].value
+
+
+@pytest.mark.slow
+def test_unknown_id_names_run_shortly(store):
+    run_id = store.run_ids["xgboost"]
+    app = open_page(run_id)
+    app.text_input(key="explain.customer_id").set_value("0000-NOONE").run()
+    warning = app.warning[0].value
+
+    assert run_id not in warning
+    assert f"XGBoost run {run_id[:8]}'s data" in warning
+
+
+@pytest.mark.slow
+def test_page_has_cost_sliders_and_base_caption(store):
+    app = open_page(store.run_ids["xgboost"])
+    captions = "\n".join(caption.value for caption in app.caption)
+
+    assert len(app.sidebar.select_slider) == 2
+    assert "average output on the training customers" in captions
+    assert "26.5 %" in captions
+    assert "$" not in "".join(json.dumps(figure) for figure in charts(app))

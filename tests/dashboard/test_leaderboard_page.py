@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from page_helpers import open_page, plotly_specs, plotted, texts
+
+from dashboard.state import model_display_name
 
 PAGE = "leaderboard.py"
 COST_NOW = "Cost now (per customer)"
@@ -48,7 +52,7 @@ def test_family_filter_keeps_matching_runs(real_store_env):
     app = open_page(PAGE)
     app.multiselect[0].set_value(["xgboost"]).run()
     table = _table(app)
-    assert list(table["run"].str.split(" · ").str[0]) == ["xgboost"]
+    assert list(table["run"].str.split(" · ").str[0]) == ["XGBoost"]
 
 
 def test_compare_shows_differences_and_curves(real_store_env, trained_store):
@@ -58,7 +62,7 @@ def test_compare_shows_differences_and_curves(real_store_env, trained_store):
     assert params.index[0] != "cost_fn"
     roc, costs = plotly_specs(app)[1:3]
     run_names = {trace["name"].split(" · ")[0] for trace in roc["data"][:2]}
-    assert run_names == set(trained_store.run_ids)
+    assert run_names == {model_display_name(name) for name in trained_store.run_ids}
     assert roc["data"][2]["name"] == "chance"
     assert len(costs["data"]) == 2
 
@@ -106,3 +110,34 @@ def test_table_shows_emp(real_store_env):
 
     assert table["EMP (profit per customer)"].notna().all()
     assert table["EMP share to contact"].between(0, 1).all()
+
+
+def test_compare_says_more_or_less(real_store_env):
+    shown = texts(open_page(PAGE))
+
+    assert re.search(r"costs \*\*\d+\.\d{3} (more|less) per test customer\*\* than", shown)
+    assert "against" not in shown
+
+
+def test_compare_labels_parameters_plainly(real_store_env):
+    params = open_page(PAGE).dataframe[1].value
+
+    assert not [name for name in params.index if "__" in name]
+    assert "C (model)" in params.index
+
+
+def test_compare_metrics_full_width(real_store_env):
+    app = open_page(PAGE)
+    metrics = app.dataframe[2].value
+    tables_in_columns = [frame for column in app.columns for frame in column.dataframe]
+
+    assert tables_in_columns == []
+    assert list(metrics.index)[:2] == ["Cost now (per customer)", "Test ROC AUC"]
+    assert metrics.shape[1] == 2
+    assert metrics.notna().all().all()
+
+
+def test_run_names_read_as_models(real_store_env):
+    names = set(_table(open_page(PAGE))["run"].str.split(" · ").str[0])
+
+    assert names == {"Logistic regression", "XGBoost"}

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+import time
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from core import tuning_jobs
 from core.data import Dataset, DataSource
 from core.synthetic import generate_telco
 from core.tuning import TuneConfig, tune
@@ -87,3 +93,78 @@ def test_page_launch_refuses_changed_costs(page_env):
     app.button[0].click().run()
     assert not app.exception
     assert any("created with other settings" in error.value for error in app.error)
+
+
+def _fake_job(study_name: str, n_trials: int = 3) -> tuning_jobs.TuningJob:
+    """Record a sleeping child process as the study's job; it stops on SIGTERM with code 143."""
+    script = (
+        "import signal, sys, time\n"
+        "signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))\n"
+        "time.sleep(60)\n"
+    )
+    process = subprocess.Popen([sys.executable, "-c", script])
+    tuning_jobs._CHILDREN[process.pid] = process
+    folder = tuning_jobs.jobs_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    job = tuning_jobs.TuningJob(
+        study_name=study_name,
+        pid=process.pid,
+        n_trials=n_trials,
+        trials_before=0,
+        started_at=time.time(),
+        log_path=str(folder / "fake.log"),
+        command=[sys.executable, "-c", script],
+    )
+    tuning_jobs._record_path(study_name, folder).write_text(json.dumps(asdict(job)))
+    return job
+
+
+@pytest.fixture
+def fake_jobs():
+    jobs = []
+    yield lambda name: jobs.append(_fake_job(name)) or jobs[-1]
+    for job in jobs:
+        process = tuning_jobs._CHILDREN.pop(job.pid)
+        process.kill()
+        process.wait()
+
+
+def _infos(app) -> str:
+    return "\n".join(info.value for info in app.info)
+
+
+@pytest.mark.slow
+def test_launched_study_shows_starting(page_env, fake_jobs):
+    fake_jobs("new-study")
+    app = AppTest.from_file(str(PAGE), default_timeout=TIMEOUT)
+    app.session_state["tuning.study"] = "new-study"
+    app.run()
+
+    assert not app.exception
+    assert "Study new-study starting" in _infos(app)
+    assert "No study yet" not in _infos(app)
+    assert app.button(key="tuning.stop").label == "Stop tuning"
+
+
+@pytest.mark.slow
+def test_stopped_study_is_not_error(page_env, fake_jobs):
+    fake_jobs("page-study")
+    assert tuning_jobs.stop_tuning("page-study")
+
+    app = AppTest.from_file(str(PAGE), default_timeout=TIMEOUT).run()
+
+    assert not app.exception
+    assert [error.value for error in app.error] == []
+    assert "Stopped on request after 3 trials" in _infos(app)
+
+
+@pytest.mark.slow
+def test_running_job_hides_diagnostics(page_env, fake_jobs):
+    fake_jobs("page-study")
+
+    app = AppTest.from_file(str(PAGE), default_timeout=TIMEOUT).run()
+
+    assert not app.exception
+    assert "the tuned model is fitted" in _infos(app)
+    assert "no diagnostics" not in _infos(app)
+    assert len(app.dataframe) == 0
