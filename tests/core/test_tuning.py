@@ -352,7 +352,8 @@ def test_sigterm_leaves_study_resumable(tmp_path, generated_csv, empty_mlflow_db
         if not (tmp_path / "optuna.db").exists():
             continue
         try:
-            trials = optuna.load_study(study_name="stopped", storage=storage).trials
+            # open_storage retries while the worker is still creating the tables.
+            trials = optuna.load_study(study_name="stopped", storage=open_storage(storage)).trials
         except KeyError:
             continue
         if len(trials) >= 2:
