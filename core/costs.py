@@ -211,6 +211,40 @@ class CostSummary:
     savings_vs_contact_all: float
     savings_vs_contact_all_per_customer: float
 
+    @classmethod
+    def from_totals(
+        cls,
+        threshold: float,
+        n: int,
+        cost_fn: float,
+        cost_fp: float,
+        cost: float,
+        cost_default: float,
+        cost_none: float,
+        cost_all: float,
+    ) -> CostSummary:
+        """Build the summary from four total costs, deriving savings and per-customer values."""
+        return cls(
+            threshold=float(threshold),
+            n=n,
+            cost_fn=cost_fn,
+            cost_fp=cost_fp,
+            cost=cost,
+            cost_per_customer=cost / n,
+            cost_default_threshold=cost_default,
+            cost_default_threshold_per_customer=cost_default / n,
+            cost_contact_none=cost_none,
+            cost_contact_none_per_customer=cost_none / n,
+            cost_contact_all=cost_all,
+            cost_contact_all_per_customer=cost_all / n,
+            savings_vs_default_threshold=cost_default - cost,
+            savings_vs_default_threshold_per_customer=(cost_default - cost) / n,
+            savings_vs_contact_none=cost_none - cost,
+            savings_vs_contact_none_per_customer=(cost_none - cost) / n,
+            savings_vs_contact_all=cost_all - cost,
+            savings_vs_contact_all_per_customer=(cost_all - cost) / n,
+        )
+
 
 def confusion_curve(y_true: ArrayLike, y_score: ArrayLike) -> ConfusionCurve:
     """Count tp, fp, fn and tn at every distinct threshold in O(n log n).
@@ -398,25 +432,8 @@ def cost_summary(
     cost_none = n_positive * cost_fn
     cost_all = (n - n_positive) * cost_fp
 
-    return CostSummary(
-        threshold=float(threshold),
-        n=n,
-        cost_fn=cost_fn,
-        cost_fp=cost_fp,
-        cost=cost,
-        cost_per_customer=cost / n,
-        cost_default_threshold=cost_default,
-        cost_default_threshold_per_customer=cost_default / n,
-        cost_contact_none=cost_none,
-        cost_contact_none_per_customer=cost_none / n,
-        cost_contact_all=cost_all,
-        cost_contact_all_per_customer=cost_all / n,
-        savings_vs_default_threshold=cost_default - cost,
-        savings_vs_default_threshold_per_customer=(cost_default - cost) / n,
-        savings_vs_contact_none=cost_none - cost,
-        savings_vs_contact_none_per_customer=(cost_none - cost) / n,
-        savings_vs_contact_all=cost_all - cost,
-        savings_vs_contact_all_per_customer=(cost_all - cost) / n,
+    return CostSummary.from_totals(
+        threshold, n, cost_fn, cost_fp, cost, cost_default, cost_none, cost_all
     )
 
 

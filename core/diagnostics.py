@@ -22,12 +22,12 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold, learning_curve
 
 from core.config import resolve_tracking_uri
+from core.plots import apply_layout
 
 logger = logging.getLogger(__name__)
 
 DIAGNOSTICS_DIR = "diagnostics"
 LEARNING_CURVE_SIZES = (0.2, 0.4, 0.6, 0.8, 1.0)
-FONT_SIZE = 16
 
 
 @dataclass
@@ -230,19 +230,6 @@ def diagnostics_figures(diagnostics: Diagnostics) -> dict[str, go.Figure]:
     return figures
 
 
-def _layout(fig: go.Figure, title: str, x_title: str, y_title: str) -> go.Figure:
-    fig.update_layout(
-        title=title,
-        xaxis_title=x_title,
-        yaxis_title=y_title,
-        font={"size": FONT_SIZE},
-        template="plotly_white",
-        margin={"l": 60, "r": 20, "t": 60, "b": 60},
-        legend={"orientation": "h", "y": -0.2},
-    )
-    return fig
-
-
 def learning_curve_figure(curves: pd.DataFrame) -> go.Figure:
     """Draw train (dashed) and validation (solid) AUC against training size, per model."""
     fig = go.Figure()
@@ -259,7 +246,7 @@ def learning_curve_figure(curves: pd.DataFrame) -> go.Figure:
                     line={"dash": dash},
                 )
             )
-    return _layout(fig, "Learning curves", "Training rows", "ROC AUC")
+    return apply_layout(fig, "Learning curves", "Training rows", "ROC AUC")
 
 
 def early_stopping_figure(history: pd.DataFrame, stopping_round: int | None) -> go.Figure:
@@ -273,7 +260,7 @@ def early_stopping_figure(history: pd.DataFrame, stopping_round: int | None) -> 
             line={"dash": "dot", "color": "grey"},
             annotation_text=f"kept {stopping_round} trees",
         )
-    return _layout(fig, "Early stopping", "Boosting round", "Weighted log loss")
+    return apply_layout(fig, "Early stopping", "Boosting round", "Weighted log loss")
 
 
 def comparison_figure(comparison: pd.DataFrame) -> go.Figure:
@@ -285,7 +272,7 @@ def comparison_figure(comparison: pd.DataFrame) -> go.Figure:
             go.Bar(x=list(columns.values()), y=[row[c] for c in columns], name=str(row["model"]))
         )
     fig.update_layout(barmode="group")
-    return _layout(fig, "Baseline against tuned", "", "Value (cost per customer for cost)")
+    return apply_layout(fig, "Baseline against tuned", "", "Value (cost per customer for cost)")
 
 
 def trial_history_figure(trials: pd.DataFrame, objective_label: str) -> go.Figure:
@@ -306,7 +293,7 @@ def trial_history_figure(trials: pd.DataFrame, objective_label: str) -> go.Figur
             x=complete["number"], y=complete["best_so_far"], mode="lines", name="best so far"
         )
     )
-    return _layout(fig, "Objective per trial", "Trial", objective_label)
+    return apply_layout(fig, "Objective per trial", "Trial", objective_label)
 
 
 def importance_figure(importances: dict[str, float]) -> go.Figure:
@@ -315,4 +302,4 @@ def importance_figure(importances: dict[str, float]) -> go.Figure:
     fig = go.Figure(
         go.Bar(x=[value for _, value in ordered], y=[name for name, _ in ordered], orientation="h")
     )
-    return _layout(fig, "Hyperparameter importance", "Importance (sums to 1)", "")
+    return apply_layout(fig, "Hyperparameter importance", "Importance (sums to 1)", "")

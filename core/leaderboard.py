@@ -153,25 +153,8 @@ def summary_at(curve: CostCurve, threshold: float) -> CostSummary:
     cost_none = float(curve.cost[-1])
     cost_all = float(curve.cost[0])
     n = curve.n
-    return CostSummary(
-        threshold=float(threshold),
-        n=n,
-        cost_fn=curve.cost_fn,
-        cost_fp=curve.cost_fp,
-        cost=cost,
-        cost_per_customer=cost / n,
-        cost_default_threshold=cost_default,
-        cost_default_threshold_per_customer=cost_default / n,
-        cost_contact_none=cost_none,
-        cost_contact_none_per_customer=cost_none / n,
-        cost_contact_all=cost_all,
-        cost_contact_all_per_customer=cost_all / n,
-        savings_vs_default_threshold=cost_default - cost,
-        savings_vs_default_threshold_per_customer=(cost_default - cost) / n,
-        savings_vs_contact_none=cost_none - cost,
-        savings_vs_contact_none_per_customer=(cost_none - cost) / n,
-        savings_vs_contact_all=cost_all - cost,
-        savings_vs_contact_all_per_customer=(cost_all - cost) / n,
+    return CostSummary.from_totals(
+        threshold, n, curve.cost_fn, curve.cost_fp, cost, cost_default, cost_none, cost_all
     )
 
 

@@ -12,7 +12,8 @@ from sklearn.metrics import precision_recall_curve, roc_curve
 FONT_SIZE = 16
 
 
-def _layout(fig: go.Figure, title: str, x_title: str, y_title: str) -> go.Figure:
+def apply_layout(fig: go.Figure, title: str, x_title: str, y_title: str) -> go.Figure:
+    """Give a figure the shared look: title, axis titles, projector-sized font, white theme."""
     fig.update_layout(
         title=title,
         xaxis_title=x_title,
@@ -36,7 +37,7 @@ def roc_figure(curves: dict[str, tuple[np.ndarray, np.ndarray]]) -> go.Figure:
             x=[0, 1], y=[0, 1], mode="lines", name="chance", line={"dash": "dot", "color": "grey"}
         )
     )
-    return _layout(fig, "ROC curve", "False positive rate", "True positive rate (recall)")
+    return apply_layout(fig, "ROC curve", "False positive rate", "True positive rate (recall)")
 
 
 def precision_recall_figure(curves: dict[str, tuple[np.ndarray, np.ndarray]]) -> go.Figure:
@@ -45,7 +46,7 @@ def precision_recall_figure(curves: dict[str, tuple[np.ndarray, np.ndarray]]) ->
     for label, (y_true, y_score) in curves.items():
         precision, recall, _ = precision_recall_curve(y_true, y_score)
         fig.add_trace(go.Scatter(x=recall, y=precision, mode="lines", name=label))
-    return _layout(fig, "Precision-recall curve", "Recall", "Precision")
+    return apply_layout(fig, "Precision-recall curve", "Recall", "Precision")
 
 
 def cost_curve_figure(
@@ -72,7 +73,7 @@ def cost_curve_figure(
             annotation_position="top right",
         )
     fig.update_xaxes(range=[0, 1])
-    return _layout(fig, "Cost against decision threshold", "Decision threshold", y_title)
+    return apply_layout(fig, "Cost against decision threshold", "Decision threshold", y_title)
 
 
 def confusion_matrix_figure(tp: int, fp: int, fn: int, tn: int) -> go.Figure:
@@ -95,4 +96,4 @@ def confusion_matrix_figure(tp: int, fp: int, fn: int, tn: int) -> go.Figure:
         )
     )
     fig.update_yaxes(autorange="reversed")
-    return _layout(fig, "Confusion matrix (customers)", "Decision", "Actual outcome")
+    return apply_layout(fig, "Confusion matrix (customers)", "Decision", "Actual outcome")
