@@ -47,6 +47,7 @@ from core.config import (
 )
 from core.data import Dataset, load_dataset
 from core.evaluation import positive_weight
+from core.features import build_preprocessor
 from core.models import build_pipeline, check_imbalance, fitted_estimator
 from core.search_spaces import (
     BOOSTED_FAMILIES,
@@ -373,13 +374,42 @@ def fit_with_early_stopping(
             continue
         Xt_fit = step.fit_transform(Xt_fit, y_fit)
         Xt_valid = step.transform(Xt_valid)
-    X_model, y_model = Xt_fit, y_fit
-    if "resample" in pipeline.named_steps:
-        X_model, y_model = pipeline.named_steps["resample"].fit_resample(Xt_fit, y_fit)
+    _fit_booster(
+        fitted_estimator(pipeline),
+        pipeline.named_steps.get("resample"),
+        (Xt_fit, y_fit),
+        (Xt_valid, y_valid),
+        imbalance=imbalance,
+        rounds=rounds,
+        track_train_loss=track_train_loss,
+    )
+    return pipeline
+
+
+def _fit_booster(
+    estimator,
+    resampler,
+    train: tuple[Any, np.ndarray],
+    validation: tuple[Any, np.ndarray],
+    *,
+    imbalance: str = "class_weight",
+    rounds: int = EARLY_STOPPING_ROUNDS,
+    track_train_loss: bool = True,
+):
+    """Fit an XGBoost or LightGBM estimator on preprocessed rows with early stopping.
+
+    `train` and `validation` are (matrix, labels) pairs that have already been through
+    the fitted preprocessing. The resampler (None for none) sees only the training rows.
+    Boosting stops after `rounds` rounds without a lower log loss on the validation rows,
+    weighted like the training loss when `imbalance` is `class_weight`. The estimator is
+    fitted in place and returned.
+    """
+    X_model, y_model = train
+    if resampler is not None:
+        X_model, y_model = resampler.fit_resample(X_model, y_model)
 
     weighted = imbalance == "class_weight"
-    estimator = fitted_estimator(pipeline)
-    eval_X, eval_y, names = [Xt_valid], [y_valid], ["validation"]
+    eval_X, eval_y, names = [validation[0]], [validation[1]], ["validation"]
     if track_train_loss:
         eval_X, eval_y, names = [X_model, *eval_X], [y_model, *eval_y], ["train", *names]
     weights = [compute_sample_weight("balanced", y) if weighted else None for y in eval_y]
@@ -408,7 +438,7 @@ def fit_with_early_stopping(
             sample_weight_eval_set=weights if weighted else None,
             verbose=False,
         )
-    return pipeline
+    return estimator
 
 
 class FoldMedianPruner(optuna.pruners.BasePruner):
@@ -474,6 +504,22 @@ class StopRequest:
 
 
 @dataclass
+class _Fold:
+    """One CV fold whose preprocessing is fitted, shared by every trial of a study.
+
+    The preprocessing has no tuned parameter and is fitted with the same seed in every
+    trial, so fitting it once gives the same matrices that each trial would fit again.
+    """
+
+    valid_idx: np.ndarray
+    X_train: Any
+    y_train: np.ndarray
+    X_valid: Any
+    # The early-stopping split cut from the training fold, or None without early stopping.
+    stopping: tuple[Any, np.ndarray] | None = None
+
+
+@dataclass
 class _StudyContext:
     config: TuneConfig
     split: SplitData
@@ -481,10 +527,70 @@ class _StudyContext:
     early_stopping: bool
     stop: StopRequest
     current_trial: int | None = None
+    folds: list[_Fold] | None = None
+
+
+def _prepare_folds(ctx: _StudyContext) -> list[_Fold]:
+    """Split the training part into stratified folds and fit the preprocessing of each.
+
+    With early stopping, a stratified EARLY_STOPPING_FRACTION of each training fold is cut
+    off first, with seed `seed + fold`, and the preprocessing is fitted on the rest only.
+    """
+    config, split = ctx.config, ctx.split
+    # The same seed gives every trial the same folds, so the pruner compares like with like.
+    splitter = StratifiedKFold(n_splits=config.folds, shuffle=True, random_state=config.seed)
+    folds = []
+    for fold, (train_idx, valid_idx) in enumerate(splitter.split(split.X_train, split.y_train)):
+        X_fit, y_fit = split.X_train.iloc[train_idx], split.y_train[train_idx]
+        X_stop = y_stop = None
+        if ctx.early_stopping:
+            X_fit, X_stop, y_fit, y_stop = train_test_split(
+                X_fit,
+                y_fit,
+                test_size=EARLY_STOPPING_FRACTION,
+                stratify=y_fit,
+                random_state=config.seed + fold,
+            )
+        preprocessor = build_preprocessor()
+        prepared = _Fold(
+            valid_idx=valid_idx,
+            X_train=preprocessor.fit_transform(X_fit, y_fit),
+            y_train=y_fit,
+            X_valid=preprocessor.transform(split.X_train.iloc[valid_idx]),
+        )
+        if ctx.early_stopping:
+            prepared.stopping = (preprocessor.transform(X_stop), y_stop)
+        folds.append(prepared)
+        ctx.stop.check()
+    return folds
+
+
+def _fit_fold(template, fold: _Fold, ctx: _StudyContext):
+    """Fit a fresh copy of the template's estimator on one prepared fold and return it."""
+    estimator = clone(fitted_estimator(template))
+    resampler = template.named_steps.get("resample")
+    resampler = None if resampler is None else clone(resampler)
+    if fold.stopping is not None:
+        return _fit_booster(
+            estimator,
+            resampler,
+            (fold.X_train, fold.y_train),
+            fold.stopping,
+            imbalance=ctx.config.imbalance,
+            track_train_loss=False,
+        )
+    X_model, y_model = fold.X_train, fold.y_train
+    if resampler is not None:
+        X_model, y_model = resampler.fit_resample(X_model, y_model)
+    return estimator.fit(X_model, y_model)
 
 
 def _cross_validate(trial: optuna.Trial, name: str, params: dict, ctx: _StudyContext) -> dict:
-    """Score one parameter set on stratified folds, reporting the objective after each fold."""
+    """Score one parameter set on stratified folds, reporting the objective after each fold.
+
+    The folds and their fitted preprocessing are prepared in the study's first trial, so
+    that time counts towards the study, and reused by the later trials.
+    """
     config, split = ctx.config, ctx.split
     template = build_pipeline(
         name,
@@ -495,39 +601,29 @@ def _cross_validate(trial: optuna.Trial, name: str, params: dict, ctx: _StudyCon
         fast=config.fast,
         n_jobs=TRIAL_N_JOBS,
     )
-    # The same seed gives every trial the same folds, so the pruner compares like with like.
-    splitter = StratifiedKFold(n_splits=config.folds, shuffle=True, random_state=config.seed)
+    if ctx.folds is None:
+        ctx.folds = _prepare_folds(ctx)
     oof_score = np.full(len(split.y_train), np.nan)
     fold_auc, fold_values, trees = [], [], []
-    for fold, (train_idx, valid_idx) in enumerate(splitter.split(split.X_train, split.y_train)):
-        X_fold, y_fold = split.X_train.iloc[train_idx], split.y_train[train_idx]
-        model = clone(template)
-        if ctx.early_stopping:
-            fit_with_early_stopping(
-                model,
-                X_fold,
-                y_fold,
-                imbalance=config.imbalance,
-                seed=config.seed + fold,
-                track_train_loss=False,
-            )
-            trees.append(diagnostics.trees_kept(fitted_estimator(model)))
-        else:
-            model.fit(X_fold, y_fold)
-        oof_score[valid_idx] = model.predict_proba(split.X_train.iloc[valid_idx])[:, 1]
-        fold_auc.append(float(roc_auc_score(split.y_train[valid_idx], oof_score[valid_idx])))
+    for number, fold in enumerate(ctx.folds):
+        estimator = _fit_fold(template, fold, ctx)
+        if fold.stopping is not None:
+            trees.append(diagnostics.trees_kept(estimator))
+        y_valid = split.y_train[fold.valid_idx]
+        oof_score[fold.valid_idx] = estimator.predict_proba(fold.X_valid)[:, 1]
+        fold_auc.append(float(roc_auc_score(y_valid, oof_score[fold.valid_idx])))
         ctx.stop.check()
 
         # The pruner receives the running mean of per-fold values, because the cost at the
         # optimal threshold of all OOF rows so far is biased low on the first folds.
         fold_scores = objective_scores(
-            split.y_train[valid_idx], oof_score[valid_idx], config.cost_fn, config.cost_fp
+            y_valid, oof_score[fold.valid_idx], config.cost_fn, config.cost_fp
         )
         fold_values.append(fold_scores[_objective_key(config.objective)])
-        trial.report(float(np.mean(fold_values)), fold)
+        trial.report(float(np.mean(fold_values)), number)
         if config.pruning and trial.should_prune():
-            trial.set_user_attr("pruned_after_fold", fold + 1)
-            raise optuna.TrialPruned(f"pruned after fold {fold + 1} of {config.folds}")
+            trial.set_user_attr("pruned_after_fold", number + 1)
+            raise optuna.TrialPruned(f"pruned after fold {number + 1} of {config.folds}")
 
     scores = objective_scores(split.y_train, oof_score, config.cost_fn, config.cost_fp)
     scores["cv_auc_mean"] = float(np.mean(fold_auc))
