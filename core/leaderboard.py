@@ -39,6 +39,7 @@ READ_WORKERS = 4
 
 # Columns of `rank_runs` added to the runs frame.
 COST_NOW = "cost_now"
+OOF_COST_NOW = "oof_cost_now"
 THRESHOLD_NOW = "threshold_now"
 CONTACTED_NOW = "contacted_now"
 RANK = "rank"
@@ -161,7 +162,11 @@ def summary_at(curve: CostCurve, threshold: float) -> CostSummary:
 def rank_runs(
     runs: pd.DataFrame, curves: dict[str, RunCurves], cost_fn: float, cost_fp: float
 ) -> pd.DataFrame:
-    """Rank runs by test cost per customer at the current costs, lowest first.
+    """Rank runs by out-of-fold cost per customer at the current costs, lowest first.
+
+    The rank, and so the default "best" run of the pages, comes from out-of-fold
+    predictions, because choosing on the test set would make its cost optimistic. The test
+    cost is reported beside it and breaks ties.
 
     Args:
         runs: Frame with a `run_id` column, such as `core.tracking.search_model_runs` returns.
@@ -170,9 +175,10 @@ def rank_runs(
         cost_fp: Current cost of an unneeded offer.
 
     Returns:
-        A sorted copy of `runs` with the columns `cost_now` (test cost per customer),
-        `threshold_now`, `contacted_now` (test customers contacted) and `rank` (1 is best;
-        0 for runs without curves, whose cost is unknown).
+        A sorted copy of `runs` with the columns `oof_cost_now` (out-of-fold cost per
+        customer), `cost_now` (test cost per customer), `threshold_now`, `contacted_now`
+        (test customers contacted) and `rank` (1 is best; 0 for runs without curves, whose
+        cost is unknown).
 
     Raises:
         ValueError: If a cost is invalid.
@@ -182,10 +188,13 @@ def rank_runs(
         run_cost(curves[run_id], cost_fn, cost_fp) if run_id in curves else None
         for run_id in ranked["run_id"]
     ]
+    ranked[OOF_COST_NOW] = [f.oof_cost_per_customer if f else np.nan for f in figures]
     ranked[COST_NOW] = [f.test_cost_per_customer if f else np.nan for f in figures]
     ranked[THRESHOLD_NOW] = [f.threshold if f else np.nan for f in figures]
     ranked[CONTACTED_NOW] = [f.test_contacted if f else pd.NA for f in figures]
-    ranked = ranked.sort_values(COST_NOW, kind="stable", na_position="last")
+    ranked = ranked.sort_values(
+        [OOF_COST_NOW, COST_NOW], kind="stable", na_position="last"
+    ).reset_index(drop=True)
     known = ranked[COST_NOW].notna()
     ranked[RANK] = 0
     ranked.loc[known, RANK] = np.arange(1, int(known.sum()) + 1)

@@ -157,7 +157,9 @@ def load_run_context() -> RunContext:
     if runs.empty:
         state.show_no_runs()
         st.stop()
-    run_id = state.run_picker(runs, label="Model run (default: the lowest cost at these costs)")
+    run_id = state.run_picker(
+        runs, label="Model run (default: the lowest training-data cost at these costs)"
+    )
     labels = {row["run_id"]: _run_display_label(row) for _, row in runs.iterrows()}
 
     try:

@@ -77,7 +77,7 @@ def _business_numbers(cost_fn: float, cost_fp: float) -> None:
     model = str(best.get("tags.model_name") or best.get("params.model") or "unknown")
     columns[2].metric(
         "Best model at these costs",
-        model.replace("_", " ").capitalize(),
+        state.model_display_name(model),
         f"costs {best[leaderboard.COST_NOW]:.3f} per test customer",
         delta_color="off",
         delta_arrow="off",

@@ -111,7 +111,9 @@ def _render() -> None:
     if ranked.empty:
         state.show_no_runs()
         return
-    run_id = state.run_picker(ranked, label="Model run (default: the lowest cost at these costs)")
+    run_id = state.run_picker(
+        ranked, label="Model run (default: the lowest training-data cost at these costs)"
+    )
     try:
         curves = data_access.load_run_curves(run_id)
     except (FileNotFoundError, ValueError) as error:

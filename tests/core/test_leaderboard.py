@@ -120,16 +120,17 @@ def test_rank_runs_follows_current_costs():
     }
     ranked = leaderboard.rank_runs(runs, curves, 10, 1)
 
-    costs = {
-        run_id: leaderboard.run_cost(curves[run_id], 10, 1).test_cost_per_customer
-        for run_id in curves
-    }
-    best = min(costs, key=costs.get)
+    figures = {run_id: leaderboard.run_cost(curves[run_id], 10, 1) for run_id in curves}
+    oof_costs = {run_id: figure.oof_cost_per_customer for run_id, figure in figures.items()}
+    best = min(oof_costs, key=oof_costs.get)
     assert ranked["run_id"].iloc[0] == best
     assert list(ranked[leaderboard.RANK]) == [1, 2, 0]
     assert ranked["run_id"].iloc[2] == "c"
     assert np.isnan(ranked[leaderboard.COST_NOW].iloc[2])
-    assert ranked[leaderboard.COST_NOW].iloc[0] == pytest.approx(costs[best])
+    assert ranked[leaderboard.OOF_COST_NOW].iloc[0] == pytest.approx(oof_costs[best])
+    assert ranked[leaderboard.COST_NOW].iloc[0] == pytest.approx(
+        figures[best].test_cost_per_customer
+    )
 
 
 def test_rank_runs_rejects_invalid_costs():

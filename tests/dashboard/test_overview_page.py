@@ -18,7 +18,7 @@ def test_overview_shows_business_numbers(real_store_env, trained_store):
     if trained_store.data_path:
         assert metric_value(app, "Customers") == "7,043"
     best = metric_value(app, "Best model at these costs")
-    assert best in {"Logistic regression", "Xgboost"}
+    assert best in {"Logistic regression", "XGBoost"}
     assert float(metric_value(app, SAVED)) > 0
 
 
