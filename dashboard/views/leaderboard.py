@@ -10,8 +10,9 @@ from dashboard import charts, data_access, state
 
 # Table columns: source column -> (heading, kind). Kind "cost" sorts ascending by default.
 METRICS = {
-    leaderboard.COST_NOW: ("Cost now (per customer)", "cost"),
+    # The rank's own column first, so the default sort follows the rank.
     leaderboard.OOF_COST_NOW: ("Training-data cost now (out-of-fold)", "cost"),
+    leaderboard.COST_NOW: ("Cost now (per customer)", "cost"),
     "metrics.test_auc": ("Test ROC AUC", "score"),
     "metrics.test_pr_auc": ("Test PR AUC", "score"),
     "metrics.test_emp": ("EMP (profit per customer)", "score"),
