@@ -133,12 +133,13 @@ def add_promote_parser(subparsers) -> None:
     parser.add_argument(
         "--cost-fn",
         type=float,
-        help="cost of a missed churner for the gate and threshold (default: the run's own)",
+        help="cost of a missed churner for the gate and threshold (default: the latest "
+        "adopted decision's, else the run's own)",
     )
     parser.add_argument(
         "--cost-fp",
         type=float,
-        help="cost of an unneeded offer for the gate and threshold (default: the run's own)",
+        help="cost of an unneeded offer for the gate and threshold (default: as --cost-fn)",
     )
     parser.add_argument(
         "--force",

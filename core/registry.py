@@ -410,8 +410,9 @@ def promote(
         run_id: Run to register and promote; give it or `version`.
         version: Registered version to promote.
         alias: `champion` or `challenger`. Only `champion` passes the business gate.
-        cost_fn: Cost of a missed churner for the gate and the threshold; default the
-            candidate's own training costs.
+        cost_fn: Cost of a missed churner for the gate and the threshold. When both costs
+            are None, the latest adopted decision's costs apply (and its threshold, when it
+            was made on the candidate's run); with no decision, the candidate's own.
         cost_fp: Cost of an unneeded offer, with the same default.
         force: Promote even when the input schema differs from the champion's or the gate
             fails; the override is recorded in the version's tags and the history.
