@@ -129,10 +129,10 @@ def _curve_store(tracking_uri: str) -> dict[str, leaderboard.RunCurves]:
 
 
 def ranked_runs(cost_fn: float, cost_fp: float) -> pd.DataFrame:
-    """Return the runs ranked by test cost at these costs, lowest first; empty without runs.
+    """Return the runs ranked by out-of-fold cost at these costs, lowest first, or empty.
 
     Pages pass the result to `state.run_picker`, so every page defaults to the same run: the
-    one with the lowest cost at the current costs.
+    one with the lowest training-data (out-of-fold) cost at the current costs.
     """
     runs = load_runs()
     if runs.empty:

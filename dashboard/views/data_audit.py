@@ -90,7 +90,10 @@ def _balance(audit: DataAudit) -> None:
     left.plotly_chart(charts.target_balance_figure(audit.target_balance), key="audit.balance")
     table = audit.target_balance.rename(columns={"count": "customers", "percent": "percent (%)"})
     right.markdown("**Churn balance**")
-    right.dataframe(table.style.format({"percent (%)": "{:.1f}"}), key="audit.balance_table")
+    right.dataframe(
+        table.style.format({"customers": "{:,}", "percent (%)": "{:.1f}"}),
+        key="audit.balance_table",
+    )
 
 
 def _churn_labels(frame: pd.DataFrame) -> pd.Series | None:

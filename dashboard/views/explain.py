@@ -205,13 +205,19 @@ def _show_global(context: ExplainContext, tracking_uri: str) -> None:
 def main() -> None:
     """Draw the Explain page for the selected run."""
     state.init_state()
-    state.cost_widgets()
+    cost_fn, cost_fp = state.cost_widgets()
     st.title("Explain a customer")
-    runs = data_access.load_runs()
+    if not state.costs_are_valid(cost_fn, cost_fp):
+        st.warning("Both costs are 0, so every decision costs nothing. Raise one of them.")
+        return
+    # The same ranking as the other pages, so every page opens on the same run.
+    runs = data_access.ranked_runs(cost_fn, cost_fp)
     if runs.empty:
         state.show_no_runs()
         return
-    run_id = state.run_picker(runs)
+    run_id = state.run_picker(
+        runs, label="Model run (default: the lowest training-data cost at these costs)"
+    )
     tracking_uri = data_access.tracking_uri()
     try:
         context = _context(run_id, tracking_uri)

@@ -19,8 +19,8 @@ from dashboard import data_access, state
 STUDY_KEY = "tuning.study"
 REFRESH_SECONDS = 3
 OBJECTIVE_LABELS = {
-    "cost": "OOF cost per customer at its best threshold",
-    "log_loss": "OOF log loss",
+    "cost": "Cost per customer (out-of-fold)",
+    "log_loss": "Log loss (out-of-fold)",
 }
 
 

@@ -245,7 +245,7 @@ def test_campaign_kept_across_page_switch(store):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("page", ["business_value.py", "decisions.py"])
+@pytest.mark.parametrize("page", ["business_value.py", "decisions.py", "explain.py"])
 def test_default_run_matches_threshold_page(store, page):
     threshold_page = run_page("threshold.py")
     expected = threshold_page.selectbox(key=state.RUN_WIDGET).value
