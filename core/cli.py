@@ -36,18 +36,8 @@ def _add_tracking_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def add_train_parser(subparsers) -> None:
-    parser = subparsers.add_parser("train", help="train and log one MLflow run per model")
-    parser.add_argument(
-        "--data",
-        help="Telco CSV (default: data/WA_Fn-UseC_-Telco-Customer-Churn.csv, else generated data)",
-    )
-    parser.add_argument(
-        "--models",
-        type=_model_list,
-        default=MODEL_NAMES,
-        help=f"comma-separated models (default: all of {','.join(MODEL_NAMES)})",
-    )
+def _add_evaluation_options(parser: argparse.ArgumentParser) -> None:
+    # Shared by train and tune, so both evaluate a model under the same settings.
     parser.add_argument("--imbalance", choices=IMBALANCE_STRATEGIES, default="class_weight")
     parser.add_argument(
         "--cost-fn",
@@ -63,6 +53,21 @@ def add_train_parser(subparsers) -> None:
     )
     parser.add_argument("--folds", type=int, default=5, help="stratified CV folds (default 5)")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="random seed (default 42)")
+
+
+def add_train_parser(subparsers) -> None:
+    parser = subparsers.add_parser("train", help="train and log one MLflow run per model")
+    parser.add_argument(
+        "--data",
+        help="Telco CSV (default: data/WA_Fn-UseC_-Telco-Customer-Churn.csv, else generated data)",
+    )
+    parser.add_argument(
+        "--models",
+        type=_model_list,
+        default=MODEL_NAMES,
+        help=f"comma-separated models (default: all of {','.join(MODEL_NAMES)})",
+    )
+    _add_evaluation_options(parser)
     parser.add_argument(
         "--fast", action="store_true", help="smaller models, for smoke tests and demos"
     )
@@ -272,21 +277,7 @@ def add_tune_parser(subparsers) -> None:
         "loss); the default is in docs/tuning.md",
     )
     parser.add_argument("--data", help="Telco CSV (default as for train)")
-    parser.add_argument("--imbalance", choices=IMBALANCE_STRATEGIES, default="class_weight")
-    parser.add_argument(
-        "--cost-fn",
-        type=float,
-        default=DEFAULT_COST_FN,
-        help="cost of a missed churner (false negative), in money (default 10)",
-    )
-    parser.add_argument(
-        "--cost-fp",
-        type=float,
-        default=DEFAULT_COST_FP,
-        help="cost of an unneeded retention offer (false positive), in money (default 1)",
-    )
-    parser.add_argument("--folds", type=int, default=5, help="stratified CV folds (default 5)")
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="random seed (default 42)")
+    _add_evaluation_options(parser)
     parser.add_argument("--fast", action="store_true", help="fewer trees, for tests and demos")
     parser.add_argument("--no-pruning", action="store_true", help="run every fold of every trial")
     parser.add_argument(

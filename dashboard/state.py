@@ -330,3 +330,18 @@ def model_display_name(name: str) -> str:
     Names that are not core model names, such as custom run names, are returned unchanged.
     """
     return MODEL_DISPLAY_NAMES.get(name, name)
+
+
+RANKED_RUN_LABEL = "Model run (default: the lowest training-data cost at these costs)"
+
+
+def ranked_run_picker(ranked: pd.DataFrame) -> str | None:
+    """Draw the run selector over runs ranked at the current costs, or the no-runs notice.
+
+    Every page that picks a run calls this with `data_access.ranked_runs`, so all of them
+    open on the same default run. Returns None when there is no run.
+    """
+    if ranked.empty:
+        show_no_runs()
+        return None
+    return run_picker(ranked, label=RANKED_RUN_LABEL)

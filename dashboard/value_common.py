@@ -154,12 +154,9 @@ def load_run_context() -> RunContext:
     cost_fn, cost_fp = valid_costs()
     campaign = campaign_widgets()
     runs = data_access.ranked_runs(cost_fn, cost_fp)
-    if runs.empty:
-        state.show_no_runs()
+    run_id = state.ranked_run_picker(runs)
+    if run_id is None:
         st.stop()
-    run_id = state.run_picker(
-        runs, label="Model run (default: the lowest training-data cost at these costs)"
-    )
     labels = {row["run_id"]: _run_display_label(row) for _, row in runs.iterrows()}
 
     try:

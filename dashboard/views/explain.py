@@ -210,14 +210,9 @@ def main() -> None:
     if not state.costs_are_valid(cost_fn, cost_fp):
         st.warning("Both costs are 0, so every decision costs nothing. Raise one of them.")
         return
-    # The same ranking as the other pages, so every page opens on the same run.
-    runs = data_access.ranked_runs(cost_fn, cost_fp)
-    if runs.empty:
-        state.show_no_runs()
+    run_id = state.ranked_run_picker(data_access.ranked_runs(cost_fn, cost_fp))
+    if run_id is None:
         return
-    run_id = state.run_picker(
-        runs, label="Model run (default: the lowest training-data cost at these costs)"
-    )
     tracking_uri = data_access.tracking_uri()
     try:
         context = _context(run_id, tracking_uri)

@@ -107,13 +107,9 @@ def _render() -> None:
         st.warning("Both costs are 0, so every threshold costs nothing. Raise one of them.")
         return
 
-    ranked = data_access.ranked_runs(cost_fn, cost_fp)
-    if ranked.empty:
-        state.show_no_runs()
+    run_id = state.ranked_run_picker(data_access.ranked_runs(cost_fn, cost_fp))
+    if run_id is None:
         return
-    run_id = state.run_picker(
-        ranked, label="Model run (default: the lowest training-data cost at these costs)"
-    )
     try:
         curves = data_access.load_run_curves(run_id)
     except (FileNotFoundError, ValueError) as error:
