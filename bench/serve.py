@@ -73,7 +73,7 @@ def _start_server(uri: str, port: int, log_path: Path) -> subprocess.Popen:
         except requests.ConnectionError:
             time.sleep(0.5)
     process.terminate()
-    raise RuntimeError(f"server did not answer within 180 s; see {log_path}")
+    raise RuntimeError(f"server did not respond within 180 s; see {log_path}")
 
 
 def _single_requests(url: str, records: list[dict], n: int, concurrency: int) -> tuple:

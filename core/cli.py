@@ -385,6 +385,6 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     except OSError as error:
-        # A full disk or a file that cannot be written: say which, without a traceback.
+        # A full disk or an unwritable file: print which one, without a traceback.
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -40,7 +40,7 @@ def resolve_data_path(path: str | os.PathLike | None = None) -> Path | None:
     """Return the CSV to load: the argument, else `CHURNLAB_DATA`, else the default file.
 
     Returns None when no argument or variable is given and the default file is absent,
-    which tells the loader to use the generated data.
+    so the loader uses the generated data.
     """
     if path:
         return Path(path)

@@ -311,7 +311,7 @@ def raw_input_signature() -> ModelSignature:
     """Return the signature of raw records: every CSV column but Churn, any type, optional.
 
     The names document the input; `ChurnModel.predict` checks presence and values itself,
-    so bad input is answered with HTTP 400 and a message naming the records to fix.
+    so bad input gets an HTTP 400 response and a message naming the records to fix.
     """
     inputs = Schema(
         [ColSpec(AnyType(), ID_COLUMN, required=False)]

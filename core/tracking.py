@@ -40,8 +40,8 @@ def configure_tracking(
 def tracked_run(run_name: str, *, nested: bool = False, tags: dict | None = None) -> Iterator:
     """Start an MLflow run that always ends: FINISHED, FAILED on an error, KILLED on interrupt.
 
-    MLflow's own context manager marks an interrupt as FAILED; telling a stopped run from a
-    crashed one helps whoever reads the leaderboard later.
+    MLflow's own context manager marks an interrupt as FAILED. Telling a stopped run from a
+    crashed one helps the readers of the leaderboard later.
     """
     run = mlflow.start_run(run_name=run_name, nested=nested, tags=tags)
     try:

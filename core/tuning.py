@@ -585,14 +585,10 @@ def _fit_fold(template, fold: _Fold, ctx: _StudyContext):
     return estimator.fit(X_model, y_model)
 
 
-def _cross_validate(trial: optuna.Trial, name: str, params: dict, ctx: _StudyContext) -> dict:
-    """Score one parameter set on stratified folds, reporting the objective after each fold.
-
-    The folds and their fitted preprocessing are prepared in the study's first trial, so
-    that time counts towards the study, and reused by the later trials.
-    """
-    config, split = ctx.config, ctx.split
-    template = build_pipeline(
+def _trial_pipeline(name: str, params: dict, ctx: _StudyContext):
+    """Build the unfitted pipeline of one parameter set under the study's settings."""
+    config = ctx.config
+    return build_pipeline(
         name,
         imbalance=config.imbalance,
         params=params,
@@ -601,6 +597,16 @@ def _cross_validate(trial: optuna.Trial, name: str, params: dict, ctx: _StudyCon
         fast=config.fast,
         n_jobs=TRIAL_N_JOBS,
     )
+
+
+def _cross_validate(trial: optuna.Trial, name: str, params: dict, ctx: _StudyContext) -> dict:
+    """Score one parameter set on stratified folds, reporting the objective after each fold.
+
+    The folds and their fitted preprocessing are prepared in the study's first trial, so
+    that time counts towards the study, and reused by the later trials.
+    """
+    config, split = ctx.config, ctx.split
+    template = _trial_pipeline(name, params, ctx)
     if ctx.folds is None:
         ctx.folds = _prepare_folds(ctx)
     oof_score = np.full(len(split.y_train), np.nan)
@@ -956,15 +962,7 @@ def _diagnostics(best, ctx: _StudyContext, name: str, baseline, tuned) -> diagno
         _, params = params_from_trial(
             config.family, best.params, fast=config.fast, fixed=config.fixed_params
         )
-        pipeline = build_pipeline(
-            name,
-            imbalance=config.imbalance,
-            params=params,
-            pos_weight=ctx.pos_weight,
-            random_state=config.seed,
-            fast=config.fast,
-            n_jobs=TRIAL_N_JOBS,
-        )
+        pipeline = _trial_pipeline(name, params, ctx)
         fit_with_early_stopping(
             pipeline, split.X_train, split.y_train, imbalance=config.imbalance, seed=config.seed
         )

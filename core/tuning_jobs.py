@@ -2,7 +2,7 @@
 
 A job is one `python -m core tune` process started in its own session, so it outlives the
 page that launched it and a page reload. Each study has at most one job launched this
-way: a JSON record per study holds the process id, and a second launch while that
+way: a JSON record per study contains the process id, and a second launch while that
 process runs is rejected. Workers started from the command line are not recorded and
 may share the study freely.
 """

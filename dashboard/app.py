@@ -1,6 +1,6 @@
 """Dashboard entry point: `streamlit run dashboard/app.py` routes between the pages.
 
-The sidebar names the data and the tracking store every page stands on. To add a page, add
+The sidebar names the data and the tracking store that every page uses. To add a page, add
 one `st.Page(...)` line to `PAGES`.
 """
 

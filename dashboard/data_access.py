@@ -60,7 +60,7 @@ def data_source_label() -> str:
 def load_runs(tracking_uri: str | None = None, experiment: str | None = None) -> pd.DataFrame:
     """Return the finished model runs, newest first, from `core.tracking.search_model_runs`.
 
-    The frame is empty when the store holds no model runs.
+    The frame is empty when the store contains no model runs.
     """
     return _load_runs(resolve_tracking_uri(tracking_uri), resolve_experiment(experiment))
 
@@ -142,7 +142,7 @@ def ranked_runs(cost_fn: float, cost_fp: float) -> pd.DataFrame:
 
 
 def load_default_dataset(validate: bool = True) -> Dataset:
-    """Return the data the dashboard stands on: the CSV in `data/` or the generated data.
+    """Return the data the dashboard uses: the CSV in `data/` or the generated data.
 
     Args:
         validate: Whether to clean the frame with `core.validation.validate_frame`. Pass

@@ -21,7 +21,7 @@ LINKS = {
 
 
 def _champion_text() -> str:
-    """Describe the registered champion, or say that there is none yet."""
+    """Describe the registered champion, or state that there is none yet."""
     try:
         from core.registry import get_champion
     except ImportError:
