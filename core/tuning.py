@@ -26,6 +26,7 @@ import numpy as np
 import optuna
 import pandas as pd
 import sqlalchemy
+import xgboost
 from alembic.util.exc import CommandError
 from lightgbm import LGBMClassifier, early_stopping
 from mlflow.exceptions import MlflowException
@@ -517,6 +518,22 @@ class _Fold:
     X_valid: Any
     # The early-stopping split cut from the training fold, or None without early stopping.
     stopping: tuple[Any, np.ndarray] | None = None
+    # XGBoost's input matrices of this fold, built by the first XGBoost trial.
+    matrices: _BoosterMatrices | None = None
+
+
+@dataclass
+class _BoosterMatrices:
+    """XGBoost DMatrix objects of one fold, reused by every trial of a study.
+
+    Building a DMatrix and the histogram bins XGBoost keeps inside it took about a fifth
+    of an early-stopped fit when measured. The bins depend on the data alone, so every
+    trial can share them.
+    """
+
+    train: xgboost.DMatrix
+    valid: xgboost.DMatrix
+    stopping: xgboost.DMatrix | None
 
 
 @dataclass
@@ -565,13 +582,20 @@ def _prepare_folds(ctx: _StudyContext) -> list[_Fold]:
     return folds
 
 
-def _fit_fold(template, fold: _Fold, ctx: _StudyContext):
-    """Fit a fresh copy of the template's estimator on one prepared fold and return it."""
+def _fit_fold(template, fold: _Fold, ctx: _StudyContext) -> tuple[np.ndarray, int | None]:
+    """Fit the template's estimator on one prepared fold.
+
+    Returns:
+        The churn probabilities of the fold's validation rows, and the number of trees
+        kept by early stopping (None without early stopping).
+    """
     estimator = clone(fitted_estimator(template))
     resampler = template.named_steps.get("resample")
     resampler = None if resampler is None else clone(resampler)
+    if isinstance(estimator, xgboost.XGBClassifier):
+        return _fit_xgboost_fold(estimator, resampler, fold, ctx)
     if fold.stopping is not None:
-        return _fit_booster(
+        _fit_booster(
             estimator,
             resampler,
             (fold.X_train, fold.y_train),
@@ -579,10 +603,58 @@ def _fit_fold(template, fold: _Fold, ctx: _StudyContext):
             imbalance=ctx.config.imbalance,
             track_train_loss=False,
         )
+        return estimator.predict_proba(fold.X_valid)[:, 1], diagnostics.trees_kept(estimator)
     X_model, y_model = fold.X_train, fold.y_train
     if resampler is not None:
         X_model, y_model = resampler.fit_resample(X_model, y_model)
-    return estimator.fit(X_model, y_model)
+    estimator.fit(X_model, y_model)
+    return estimator.predict_proba(fold.X_valid)[:, 1], None
+
+
+def _fit_xgboost_fold(
+    estimator: xgboost.XGBClassifier, resampler, fold: _Fold, ctx: _StudyContext
+) -> tuple[np.ndarray, int | None]:
+    """Boost an XGBoost trial on the fold's cached matrices, as `XGBClassifier.fit` would.
+
+    The booster parameters are the classifier's own, so a trial fits the same trees as
+    the pipeline would. The tests compare the probabilities with `_fit_booster`'s.
+    """
+    if fold.matrices is None:
+        fold.matrices = _booster_matrices(fold, resampler, ctx.config.imbalance)
+    params = {key: value for key, value in estimator.get_xgb_params().items() if value is not None}
+    rounds = estimator.get_params()["n_estimators"]
+    matrices = fold.matrices
+    if matrices.stopping is None:
+        booster = xgboost.train(params, matrices.train, num_boost_round=rounds)
+        return booster.predict(matrices.valid), None
+    booster = xgboost.train(
+        params,
+        matrices.train,
+        num_boost_round=rounds,
+        evals=[(matrices.stopping, "validation")],
+        early_stopping_rounds=EARLY_STOPPING_ROUNDS,
+        verbose_eval=False,
+    )
+    trees_kept = booster.best_iteration + 1
+    return booster.predict(matrices.valid, iteration_range=(0, trees_kept)), trees_kept
+
+
+def _booster_matrices(fold: _Fold, resampler, imbalance: str) -> _BoosterMatrices:
+    """Build a fold's DMatrix objects, resampled once because the resampler is seeded."""
+    X_model, y_model = fold.X_train, fold.y_train
+    if resampler is not None:
+        X_model, y_model = resampler.fit_resample(X_model, y_model)
+    stopping = None
+    if fold.stopping is not None:
+        X_stop, y_stop = fold.stopping
+        # Weighted like the training loss, as in `_fit_booster`.
+        weight = compute_sample_weight("balanced", y_stop) if imbalance == "class_weight" else None
+        stopping = xgboost.DMatrix(X_stop, y_stop, weight=weight, nthread=TRIAL_N_JOBS)
+    return _BoosterMatrices(
+        train=xgboost.DMatrix(X_model, y_model, nthread=TRIAL_N_JOBS),
+        valid=xgboost.DMatrix(fold.X_valid, nthread=TRIAL_N_JOBS),
+        stopping=stopping,
+    )
 
 
 def _trial_pipeline(name: str, params: dict, ctx: _StudyContext):
@@ -612,11 +684,10 @@ def _cross_validate(trial: optuna.Trial, name: str, params: dict, ctx: _StudyCon
     oof_score = np.full(len(split.y_train), np.nan)
     fold_auc, fold_values, trees = [], [], []
     for number, fold in enumerate(ctx.folds):
-        estimator = _fit_fold(template, fold, ctx)
-        if fold.stopping is not None:
-            trees.append(diagnostics.trees_kept(estimator))
+        oof_score[fold.valid_idx], trees_kept = _fit_fold(template, fold, ctx)
+        if trees_kept is not None:
+            trees.append(trees_kept)
         y_valid = split.y_train[fold.valid_idx]
-        oof_score[fold.valid_idx] = estimator.predict_proba(fold.X_valid)[:, 1]
         fold_auc.append(float(roc_auc_score(y_valid, oof_score[fold.valid_idx])))
         ctx.stop.check()
 

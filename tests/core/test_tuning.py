@@ -10,10 +10,12 @@ import time
 from pathlib import Path
 
 import mlflow
+import numpy as np
 import optuna
 import pytest
 from mlflow.tracking import MlflowClient
 from optuna.trial import TrialState
+from sklearn.base import clone
 
 from core.cli import main
 from core.config import PROJECT_ROOT
@@ -25,7 +27,13 @@ from core.synthetic import generate_telco
 from core.training import SplitData
 from core.tuning import (
     FoldMedianPruner,
+    StopRequest,
     TuneConfig,
+    _fit_booster,
+    _fit_fold,
+    _prepare_folds,
+    _StudyContext,
+    _trial_pipeline,
     fit_with_early_stopping,
     masked_url,
     open_storage,
@@ -209,6 +217,50 @@ def test_early_stopping_uses_training_rows_only(real_dataset, name):
     assert history["train_loss"].iloc[-1] < history["train_loss"].iloc[0]
     scores = pipeline.predict_proba(split.X_test)[:, 1]
     assert scores.shape == (len(split.y_test),)
+
+
+@pytest.mark.parametrize("imbalance", ["class_weight", "smote"])
+@pytest.mark.parametrize("early_stopping", [True, False])
+def test_xgboost_fold_on_cached_matrices_matches_pipeline_fit(
+    real_dataset, imbalance, early_stopping
+):
+    split = SplitData.from_dataset(real_dataset, test_size=0.2, seed=42)
+    config = TuneConfig(imbalance=imbalance, folds=3)
+    ctx = _StudyContext(
+        config=config,
+        split=split,
+        pos_weight=positive_weight(split.y_train),
+        early_stopping=early_stopping,
+        stop=StopRequest(),
+    )
+    fold = _prepare_folds(ctx)[0]
+    params = {"n_estimators": 300, "learning_rate": 0.2, "max_depth": 3, "subsample": 0.8}
+    template = _trial_pipeline("xgboost", params, ctx)
+
+    cached, kept = _fit_fold(template, fold, ctx)
+    again, _ = _fit_fold(template, fold, ctx)
+
+    estimator = clone(template.named_steps["model"])
+    resampler = template.named_steps.get("resample")
+    if early_stopping:
+        _fit_booster(
+            estimator,
+            None if resampler is None else clone(resampler),
+            (fold.X_train, fold.y_train),
+            fold.stopping,
+            imbalance=imbalance,
+            track_train_loss=False,
+        )
+        assert kept == estimator.best_iteration + 1 < 300
+    else:
+        X_model, y_model = fold.X_train, fold.y_train
+        if resampler is not None:
+            X_model, y_model = clone(resampler).fit_resample(X_model, y_model)
+        estimator.fit(X_model, y_model)
+        assert kept is None
+    expected = estimator.predict_proba(fold.X_valid)[:, 1]
+    np.testing.assert_allclose(cached, expected, rtol=1e-6)
+    np.testing.assert_array_equal(cached, again)
 
 
 def _runs(tmp_path: Path, experiment: str = "tuning-test"):
