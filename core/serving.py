@@ -43,6 +43,7 @@ SERVING_PACKAGES: tuple[str, ...] = (
     "xgboost",
     "lightgbm",
     "shap",
+    "numba",
     "joblib",
     "pyarrow",
 )

@@ -183,9 +183,9 @@ def run_labels(runs: pd.DataFrame) -> dict[str, str]:
     for run_id, name, imbalance, started in zip(
         runs["run_id"], names, imbalances, starts, strict=True
     ):
-        parts = [str(name) if isinstance(name, str) and name else "run"]
+        parts = [model_display_name(name) if isinstance(name, str) and name else "run"]
         if isinstance(imbalance, str) and imbalance:
-            parts.append(imbalance)
+            parts.append(IMBALANCE_DISPLAY_NAMES.get(imbalance, imbalance))
         if isinstance(started, pd.Timestamp) and not pd.isna(started):
             parts.append(started.strftime("%d %b %H:%M"))
         parts.append(str(run_id)[:8])
@@ -206,7 +206,8 @@ def _column(runs: pd.DataFrame, name: str) -> pd.Series:
 
 def short_run_label(run: pd.Series) -> str:
     """Name a run in a few characters, for legends and column headings: model and short id."""
-    name = run.get("tags.mlflow.runName") or run.get("params.model") or "run"
+    name = run.get("tags.mlflow.runName") or run.get("params.model")
+    name = model_display_name(name) if isinstance(name, str) and name else "run"
     return f"{name} · {str(run['run_id'])[:8]}"
 
 
@@ -322,6 +323,9 @@ MODEL_DISPLAY_NAMES = {
     "mlp_tanh": "MLP (tanh)",
     "mlp_logistic": "MLP (logistic)",
 }
+
+
+IMBALANCE_DISPLAY_NAMES = {"class_weight": "class weights", "smote": "SMOTE", "none": "none"}
 
 
 def model_display_name(name: str) -> str:

@@ -21,12 +21,12 @@ def _runs() -> pd.DataFrame:
 
 def test_run_labels_name_model_strategy_time():
     labels = state.run_labels(_runs())
-    assert labels["abcdef1234"] == "xgboost · smote · 04 Dec 10:00 · abcdef12"
+    assert labels["abcdef1234"] == "XGBoost · SMOTE · 04 Dec 10:00 · abcdef12"
 
 
 def test_run_labels_fall_back_to_model_param():
     labels = state.run_labels(_runs())
-    assert labels["x2345678901"] == "lightgbm · x2345678"
+    assert labels["x2345678901"] == "LightGBM · x2345678"
 
 
 def test_run_label_matches_run_labels():
@@ -35,7 +35,7 @@ def test_run_label_matches_run_labels():
 
 
 def test_short_run_label():
-    assert state.short_run_label(_runs().iloc[0]) == "xgboost · abcdef12"
+    assert state.short_run_label(_runs().iloc[0]) == "XGBoost · abcdef12"
 
 
 def test_run_labels_without_optional_columns():
