@@ -49,7 +49,7 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _start_server(uri: str, port: int, log_path: Path) -> subprocess.Popen:
+def _start_server(uri: str, port: int, log_path: Path, workers: int) -> subprocess.Popen:
     bin_dir = Path(sys.executable).parent
     env = os.environ | {
         "MLFLOW_TRACKING_URI": uri,
@@ -58,7 +58,7 @@ def _start_server(uri: str, port: int, log_path: Path) -> subprocess.Popen:
     command = [
         shutil.which("mlflow", path=str(bin_dir)), "models", "serve",
         "-m", f"models:/{MODEL_NAME}@champion", "--env-manager", "local",
-        "--host", "127.0.0.1", "--port", str(port),
+        "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
     ]  # fmt: skip
     with log_path.open("w") as log:
         process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -118,6 +118,9 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=10_000)
     parser.add_argument("--score-rows", type=int, default=1_000_000)
     parser.add_argument("--no-score-reasons", action="store_true")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="server worker processes (default 1, as README)"
+    )
     args = parser.parse_args()
 
     folder = Path(tempfile.mkdtemp(prefix="churnlab-bench-"))
@@ -129,12 +132,13 @@ def main() -> None:
     records = json.loads(customers.head(1000).to_json(orient="records"))
 
     port = _free_port()
-    server = _start_server(uri, port, folder / "server.log")
+    server = _start_server(uri, port, folder / "server.log", args.workers)
     url = f"http://127.0.0.1:{port}/invocations"
     try:
         p50, p99, errors = _single_requests(url, records, args.requests, args.concurrency)
         print(
-            f"{args.requests} single-record requests at concurrency {args.concurrency}: "
+            f"{args.requests} single-record requests at concurrency {args.concurrency}, "
+            f"{args.workers} server worker(s): "
             f"p50 {p50:.1f} ms, p99 {p99:.1f} ms, {errors} errors"
         )
         batch = customers.head(args.batch).to_json(orient="split", index=False)

@@ -143,11 +143,24 @@ class ChurnExplainer:
     def _positive_probability(self, encoded: np.ndarray) -> np.ndarray:
         return self.estimator.predict_proba(encoded)[:, 1]
 
-    def explain(self, X_raw: pd.DataFrame) -> LocalExplanation:
-        """Explain each customer of `X_raw` (raw Telco columns, customerID optional)."""
+    def prepare(self, X_raw: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+        """Return the customers' cleaned raw values and the model's encoded input matrix.
+
+        The cleaned frame goes through the remaining steps, so it is cleaned only once.
+        """
         raw_values = self.preprocessor.named_steps["clean"].transform(X_raw)
-        # The cleaned frame goes through the remaining steps, so it is cleaned only once.
-        encoded = self.preprocessor[1:].transform(raw_values)
+        return raw_values, self.preprocessor[1:].transform(raw_values)
+
+    def explain(
+        self, X_raw: pd.DataFrame, prepared: tuple[pd.DataFrame, np.ndarray] | None = None
+    ) -> LocalExplanation:
+        """Explain each customer of `X_raw` (raw Telco columns, customerID optional).
+
+        Args:
+            X_raw: Raw customer records.
+            prepared: `prepare(X_raw)`, when the caller has it already.
+        """
+        raw_values, encoded = prepared if prepared is not None else self.prepare(X_raw)
         native, native_base = self._native(encoded)
         grouped = group_by_raw_feature(native, self.encoded_names)
         grouped.index = X_raw.index
@@ -362,9 +375,23 @@ def top_reasons(
     """
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}.")
+    explanation = pipeline_explainer(pipeline, background).explain(X_raw)
+    return reason_columns(explanation, k)
+
+
+def pipeline_explainer(pipeline, background: pd.DataFrame | None = None) -> ChurnExplainer:
+    """Return the cached explainer of `pipeline`, with a default background when it needs one.
+
+    Without `background`, logistic regression and MLP explainers use a sample of
+    `core.data.load_dataset()`.
+    """
     if background is None and pipeline not in _EXPLAINERS:
         background = _default_background(pipeline)
-    explanation = cached_explainer(pipeline, background).explain(X_raw)
+    return cached_explainer(pipeline, background)
+
+
+def reason_columns(explanation: LocalExplanation, k: int = 3) -> pd.DataFrame:
+    """Return `reason_1` .. `reason_k` of each explained customer, as `top_reasons` does."""
     values = explanation.values.to_numpy()
     labels = np.column_stack(
         [
@@ -386,7 +413,7 @@ def top_reasons(
     for position in range(order.shape[1], k):
         reasons[f"reason_{position + 1}"] = pd.Series("", index=range(len(values)))
     result = pd.DataFrame(reasons)
-    result.index = X_raw.index
+    result.index = explanation.values.index
     return result
 
 

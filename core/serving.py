@@ -134,18 +134,26 @@ def score_records(
     Returns:
         One row per record with `OUTPUT_COLUMNS`, and `customerID` first when `ids` is given.
     """
-    from core.explain import top_reasons
+    from core.explain import pipeline_explainer, reason_columns
 
-    probability = pipeline.predict_proba(features)[:, 1].astype(np.float64)
+    found = pd.DataFrame()
+    if reasons:
+        # The explainer's preprocessing feeds the model too, so each record is cleaned and
+        # encoded once. The estimator's own probabilities, not the explanation's sum, make
+        # the decisions, so they equal the pipeline's `predict_proba` exactly.
+        explainer = pipeline_explainer(pipeline, background)
+        prepared = explainer.prepare(features)
+        probability = explainer.estimator.predict_proba(prepared[1])[:, 1]
+        found = reason_columns(explainer.explain(features, prepared), N_REASONS)
+    else:
+        probability = pipeline.predict_proba(features)[:, 1]
+    probability = probability.astype(np.float64)
     result = pd.DataFrame(
         {
             "churn_probability": probability,
             "decision": (probability >= threshold).astype(np.int64),
         }
     )
-    found = pd.DataFrame()
-    if reasons:
-        found = top_reasons(pipeline, features, k=N_REASONS, background=background)
     for column in REASON_COLUMNS:
         result[column] = found[column].to_numpy() if column in found else ""
     if ids is not None:
