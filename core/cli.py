@@ -224,7 +224,7 @@ def add_score_parser(subparsers) -> None:
     parser.add_argument(
         "--no-reasons",
         action="store_true",
-        help="leave the reason columns empty; the reasons take most of the scoring time",
+        help="leave the reason columns empty, which saves the time of computing them",
     )
     parser.add_argument("--tracking-uri", help="MLflow tracking and registry URI")
     parser.set_defaults(handler=run_score)

@@ -95,7 +95,7 @@ class ChurnModel(mlflow.pyfunc.PythonModel):
         background_path = context.artifacts.get(BACKGROUND_ARTIFACT)
         self.background = pd.read_parquet(background_path) if background_path else None
 
-    def predict(self, context, model_input, params=None) -> pd.DataFrame:
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         frame = pd.DataFrame(model_input)
         try:
             check_record_count(len(frame), max_records())
