@@ -23,6 +23,8 @@ from dashboard import data_access, state  # noqa: E402
 # Not `pages/`: Streamlit lists a `pages/` folder beside the entry script on its own, and a
 # first request to a page's URL after a restart then gets that list instead of `PAGES`.
 PAGES_DIR = Path(__file__).resolve().parent / "views"
+# A local file, because a Material icon makes the browser fetch a font from Google.
+PAGE_ICON = Path(__file__).resolve().parent / "assets" / "icon.png"
 
 PAGES = [
     st.Page(PAGES_DIR / "overview.py", title="Overview", icon=":material/home:", default=True),
@@ -52,7 +54,7 @@ def _sidebar_sources() -> None:
 def main() -> None:
     """Configure the page, draw the shared sidebar and run the selected page."""
     _configure_logging()
-    st.set_page_config(page_title="ChurnLab", page_icon=":material/insights:", layout="wide")
+    st.set_page_config(page_title="ChurnLab", page_icon=str(PAGE_ICON), layout="wide")
     state.init_state()
     page = st.navigation(PAGES)
     _sidebar_sources()
