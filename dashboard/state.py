@@ -185,7 +185,7 @@ def run_labels(runs: pd.DataFrame) -> dict[str, str]:
     ):
         parts = [model_display_name(name) if isinstance(name, str) and name else "run"]
         if isinstance(imbalance, str) and imbalance:
-            parts.append(IMBALANCE_DISPLAY_NAMES.get(imbalance, imbalance))
+            parts.append(imbalance_display_name(imbalance))
         if isinstance(started, pd.Timestamp) and not pd.isna(started):
             parts.append(started.strftime("%d %b %H:%M"))
         parts.append(str(run_id)[:8])
@@ -326,6 +326,11 @@ MODEL_DISPLAY_NAMES = {
 
 
 IMBALANCE_DISPLAY_NAMES = {"class_weight": "class weights", "smote": "SMOTE", "none": "none"}
+
+
+def imbalance_display_name(name: str) -> str:
+    """Return the name people read for an imbalance strategy, e.g. "SMOTE" for "smote"."""
+    return IMBALANCE_DISPLAY_NAMES.get(name, name)
 
 
 def model_display_name(name: str) -> str:

@@ -31,10 +31,14 @@ MAX_CHART_RUNS = 30
 def _filters(runs: pd.DataFrame) -> pd.DataFrame:
     columns = st.columns([1, 1, 1, 1])
     families = columns[0].multiselect(
-        "Model family", sorted(runs.get("tags.model_family", pd.Series()).dropna().unique())
+        "Model family",
+        sorted(runs.get("tags.model_family", pd.Series()).dropna().unique()),
+        format_func=state.model_display_name,
     )
     imbalances = columns[1].multiselect(
-        "Imbalance strategy", sorted(runs.get("tags.imbalance", pd.Series()).dropna().unique())
+        "Imbalance strategy",
+        sorted(runs.get("tags.imbalance", pd.Series()).dropna().unique()),
+        format_func=state.imbalance_display_name,
     )
     tag_keys = sorted(c.removeprefix("tags.") for c in runs.columns if c.startswith("tags."))
     tag_keys = [key for key in tag_keys if not key.startswith("mlflow.")]
@@ -54,7 +58,9 @@ def _table(ranked: pd.DataFrame) -> pd.DataFrame:
         {
             "rank": ranked[leaderboard.RANK].replace(0, pd.NA).to_numpy(),
             "run": (names + " · " + ranked["run_id"].str[:8]).to_numpy(),
-            "imbalance": _values(ranked, "tags.imbalance"),
+            "imbalance": pd.Series(_values(ranked, "tags.imbalance"))
+            .map(state.imbalance_display_name, na_action="ignore")
+            .to_numpy(),
             "kind": _values(ranked, "tags.churnlab.kind"),
             "started": _values(ranked, "start_time"),
             "threshold now": ranked[leaderboard.THRESHOLD_NOW].to_numpy(),

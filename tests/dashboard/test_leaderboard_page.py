@@ -55,6 +55,11 @@ def test_family_filter_keeps_matching_runs(real_store_env):
     assert list(table["run"].str.split(" · ").str[0]) == ["XGBoost"]
 
 
+def test_table_names_imbalance_for_people(real_store_env):
+    table = _table(open_page(PAGE))
+    assert set(table["imbalance"]) == {"class weights"}
+
+
 def test_compare_shows_differences_and_curves(real_store_env, trained_store):
     app = open_page(PAGE)
     params = app.dataframe[1].value
