@@ -7,6 +7,7 @@ skipped when it is not installed (`.ci/run` installs it).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -60,15 +61,14 @@ def _wait_until_healthy(url: str, server: subprocess.Popen, log_path: Path) -> N
     )
 
 
-@pytest.fixture(scope="session")
-def dashboard_url(trained_store, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Start `streamlit run dashboard/app.py` against the trained store; yield its base URL."""
+@contextlib.contextmanager
+def running_dashboard(store, log_path: Path) -> Iterator[str]:
+    """Run `streamlit run dashboard/app.py` against `store`; yield its base URL, then stop it."""
     port = _free_port()
-    log_path = tmp_path_factory.mktemp("streamlit") / "server.log"
     env = {
         **os.environ,
-        "MLFLOW_TRACKING_URI": trained_store.tracking_uri,
-        "CHURNLAB_EXPERIMENT": trained_store.experiment,
+        "MLFLOW_TRACKING_URI": store.tracking_uri,
+        "CHURNLAB_EXPERIMENT": store.experiment,
     }
     command = [
         sys.executable,
@@ -96,6 +96,20 @@ def dashboard_url(trained_store, tmp_path_factory: pytest.TempPathFactory) -> It
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
+
+
+@pytest.fixture(scope="session")
+def dashboard_url(trained_store, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A dashboard server on the trained store, shared by the session's browser tests."""
+    log_path = tmp_path_factory.mktemp("streamlit") / "server.log"
+    with running_dashboard(trained_store, log_path) as url:
+        yield url
+
+
+@pytest.fixture()
+def fresh_dashboard(trained_store, tmp_path: Path):
+    """A function that starts a new dashboard server for one test: `with fresh_dashboard():`."""
+    return lambda: running_dashboard(trained_store, tmp_path / "fresh-server.log")
 
 
 @pytest.fixture(scope="session")

@@ -102,3 +102,13 @@ def test_cost_slider_changes_numbers_and_persists(page, dashboard_url, screensho
     page.reload()
     _wait_for_page(page, PAGES["leaderboard"])
     assert _slider_text(page) == "20"
+
+
+def test_deep_link_is_first_request_of_new_server(page, fresh_dashboard):
+    # A page URL as the very first request of a fresh server is the case that once showed
+    # "Page not found", when the page scripts lived in Streamlit's automatic pages/ folder.
+    with fresh_dashboard() as url:
+        page.goto(f"{url}/leaderboard?cost_fn=20")
+        _wait_for_page(page, PAGES["leaderboard"])
+        assert _slider_text(page) == "20"
+        assert page.get_by_text("Page not found").count() == 0
