@@ -81,7 +81,7 @@ def test_score_csv_names_malformed_row(trained_store, champion_uri, customers_cs
     lines[90] += ",surplus"
     path = tmp_path / "malformed.csv"
     path.write_text("\n".join(lines) + "\n")
-    with pytest.raises(InvalidRecordsError, match=r"malformed at row 90 .*saw 22"):
+    with pytest.raises(InvalidRecordsError, match=r"malformed at row 90 .*has 22 fields"):
         score_csv(
             path,
             tmp_path / "out.csv",
@@ -89,6 +89,49 @@ def test_score_csv_names_malformed_row(trained_store, champion_uri, customers_cs
             tracking_uri=trained_store.tracking_uri,
             chunk_size=40,
         )
+
+
+def test_score_csv_names_short_row(trained_store, champion_uri, customers_csv, tmp_path):
+    lines = customers_csv.read_text().splitlines()
+    lines[45] = ",".join(lines[45].split(",")[:-2])
+    path = tmp_path / "short.csv"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(InvalidRecordsError, match=r"malformed at row 45 .*has 19 fields"):
+        score_csv(
+            path,
+            tmp_path / "out.csv",
+            model_uri=champion_uri,
+            tracking_uri=trained_store.tracking_uri,
+            chunk_size=40,
+        )
+
+
+def test_score_csv_names_invalid_utf8(trained_store, champion_uri, customers_csv, tmp_path):
+    # The last rows, beyond the first block that the header check decodes.
+    head, tail = customers_csv.read_bytes().rsplit(b"Female", 1)
+    content = head + b"F\xe9male" + tail
+    path = tmp_path / "latin1.csv"
+    path.write_bytes(content)
+    with pytest.raises(InvalidRecordsError, match="not valid UTF-8. Fix: save it as CSV UTF-8"):
+        score_csv(
+            path,
+            tmp_path / "out.csv",
+            model_uri=champion_uri,
+            tracking_uri=trained_store.tracking_uri,
+        )
+
+
+def test_score_csv_header_only_rejected(trained_store, champion_uri, customers_csv, tmp_path):
+    path = tmp_path / "header_only.csv"
+    path.write_text(customers_csv.read_text().splitlines()[0] + "\n")
+    with pytest.raises(InvalidRecordsError, match="has a header but no rows"):
+        score_csv(
+            path,
+            tmp_path / "out.csv",
+            model_uri=champion_uri,
+            tracking_uri=trained_store.tracking_uri,
+        )
+    assert not (tmp_path / "out.csv").exists()
 
 
 def test_score_missing_model_rejected(trained_store, customers_csv, tmp_path):
