@@ -136,9 +136,17 @@ def open_storage(url: str | None = None) -> optuna.storages.RDBStorage:
             STORE_RACE_ERRORS,
         )
     except (sqlalchemy.exc.SQLAlchemyError, ImportError, ValueError) as error:
+        reason = (str(error).strip().splitlines() or [type(error).__name__])[0].rstrip(".")
+        if isinstance(error, ImportError) or "DB access module" in reason:
+            fix = (
+                "Install the database's Python driver in the virtual env (PostgreSQL's, "
+                "psycopg, comes with requirements.txt), or pass another URL"
+            )
+        else:
+            fix = "Pass a reachable database URL"
         raise ValueError(
-            f"Cannot open the Optuna storage {masked_url(resolved)}: {error}. Pass a reachable "
-            f"database URL with --storage or {STORAGE_ENV}, such as sqlite:///optuna.db."
+            f"Cannot open the Optuna storage {masked_url(resolved)}: {reason}. {fix} with "
+            f"--storage or {STORAGE_ENV}, such as sqlite:///optuna.db."
         ) from error
 
 

@@ -9,18 +9,14 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
-import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from core.config import PROJECT_ROOT
+from tests.servers import free_port, running_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_FLAGS = [
@@ -35,67 +31,29 @@ SCREENSHOT_DIR = PROJECT_ROOT / "test-artifacts" / "screenshots"
 SERVER_START_TIMEOUT_S = 60
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _wait_until_healthy(url: str, server: subprocess.Popen, log_path: Path) -> None:
-    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(
-                f"streamlit exited with code {server.returncode}:\n{log_path.read_text()}"
-            )
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.read().strip() == b"ok":
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.3)
-    raise TimeoutError(
-        f"streamlit did not answer {url}/_stcore/health within {SERVER_START_TIMEOUT_S} s:\n"
-        f"{log_path.read_text()}"
-    )
-
-
 @contextlib.contextmanager
 def running_dashboard(store, log_path: Path) -> Iterator[str]:
     """Run `streamlit run dashboard/app.py` against `store`; yield its base URL, then stop it."""
-    port = _free_port()
-    env = {
-        **os.environ,
+    port = free_port()
+    command = [
+        sys.executable, "-m", "streamlit", "run", str(PROJECT_ROOT / "dashboard" / "app.py"),
+        "--server.address=127.0.0.1", f"--server.port={port}",
+        "--server.headless=true", "--browser.gatherUsageStats=false",
+    ]  # fmt: skip
+    env = os.environ | {
         "MLFLOW_TRACKING_URI": store.tracking_uri,
         "CHURNLAB_EXPERIMENT": store.experiment,
     }
-    command = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        str(PROJECT_ROOT / "dashboard" / "app.py"),
-        "--server.address=127.0.0.1",
-        f"--server.port={port}",
-        "--server.headless=true",
-        "--browser.gatherUsageStats=false",
-    ]
-    with log_path.open("w") as log:
-        server = subprocess.Popen(
-            command, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_healthy(url, server, log_path)
+    with running_server(
+        command,
+        f"http://127.0.0.1:{port}",
+        health_path="/_stcore/health",
+        log_path=log_path,
+        env=env,
+        cwd=PROJECT_ROOT,
+        timeout_s=SERVER_START_TIMEOUT_S,
+    ) as url:
         yield url
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
 
 
 @pytest.fixture(scope="session")

@@ -3,15 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import socket
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import mlflow
 import numpy as np
@@ -29,6 +22,7 @@ from core.serving import (
     check_record_count,
     validate_records,
 )
+from tests.servers import VENV_BIN, free_port, running_server, venv_env
 
 SERVER_START_SECONDS = 120
 
@@ -132,54 +126,26 @@ def test_pyfunc_bad_records_raise_invalid_parameter(champion, records):
     assert caught.value.get_http_status_code() == 400
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(champion, trained_store, tmp_path_factory) -> Iterator[str]:
     """Run `mlflow models serve` on the champion at a free loopback port; yield its URL."""
-    port = _free_port()
-    log_path = tmp_path_factory.mktemp("serve") / "server.log"
-    mlflow_cli = shutil.which("mlflow", path=str(Path(sys.executable).parent))
+    port = free_port()
     command = [
-        mlflow_cli, "models", "serve",
+        str(VENV_BIN / "mlflow"), "models", "serve",
         "-m", f"models:/{champion.name}@champion",
         "--env-manager", "local",
         "--host", "127.0.0.1",
         "--port", str(port),
     ]  # fmt: skip
-    # mlflow execs `uvicorn` by name, so the virtual env's bin folder must be on PATH.
-    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
-    env = os.environ | {"MLFLOW_TRACKING_URI": trained_store.tracking_uri, "PATH": path}
-    with log_path.open("w") as log:
-        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_ready(url, process, log_path)
+    with running_server(
+        command,
+        f"http://127.0.0.1:{port}",
+        health_path="/ping",
+        log_path=tmp_path_factory.mktemp("serve") / "server.log",
+        env=venv_env(MLFLOW_TRACKING_URI=trained_store.tracking_uri),
+        timeout_s=SERVER_START_SECONDS,
+    ) as url:
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-
-
-def _wait_until_ready(url: str, process: subprocess.Popen, log_path: Path) -> None:
-    deadline = time.monotonic() + SERVER_START_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"mlflow models serve exited early:\n{log_path.read_text()[-3000:]}")
-        try:
-            if requests.get(f"{url}/ping", timeout=2).status_code == 200:
-                return
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.5)
-    pytest.fail(f"mlflow models serve did not answer within {SERVER_START_SECONDS} s")
 
 
 def _invoke(url: str, payload: dict | str) -> requests.Response:

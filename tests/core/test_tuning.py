@@ -125,6 +125,11 @@ def test_storage_unreachable_is_rejected(tmp_path):
         open_storage(url)
 
 
+def test_storage_without_driver_names_fix():
+    with pytest.raises(ValueError, match=r"mysql://x@127.0.0.1:1/db: .*Install the database's"):
+        open_storage("mysql://x@127.0.0.1:1/db")
+
+
 def test_storage_error_hides_password():
     with pytest.raises(ValueError, match=r"postgresql://user:\*\*\*@127\.0\.0\.1:1/db") as error:
         open_storage("postgresql://user:secret@127.0.0.1:1/db")
