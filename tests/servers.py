@@ -1,4 +1,4 @@
-"""Start a server process for a test, wait until it answers, and stop it afterwards."""
+"""Start a server process for a test, wait until it responds, and stop it afterwards."""
 
 from __future__ import annotations
 
@@ -43,11 +43,11 @@ def running_server(
     cwd: Path | None = None,
     timeout_s: float = 120,
 ) -> Iterator[str]:
-    """Run `command` until `url + health_path` answers HTTP 200; yield `url`, then stop it.
+    """Run `command` until `url + health_path` returns HTTP 200; yield `url`, then stop it.
 
     Raises:
-        RuntimeError: If the process exits before it answers, with the end of its log.
-        TimeoutError: If it does not answer within `timeout_s`, with the end of its log.
+        RuntimeError: If the process exits before it responds, with the end of its log.
+        TimeoutError: If it does not respond within `timeout_s`, with the end of its log.
     """
     with log_path.open("w") as log:
         process = subprocess.Popen(command, env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT)
@@ -80,5 +80,5 @@ def _wait_until_healthy(
             pass
         time.sleep(0.3)
     raise TimeoutError(
-        f"{health_url} did not answer within {timeout_s} s:\n{log_path.read_text()[-3000:]}"
+        f"{health_url} did not respond within {timeout_s} s:\n{log_path.read_text()[-3000:]}"
     )
