@@ -378,3 +378,96 @@ def _format_value(value: float) -> str:
     if pd.isna(value):
         return "n/a"
     return f"{value:.3f}"
+
+
+def trial_history_figure(trials: pd.DataFrame, value_title: str) -> go.Figure:
+    """Draw each complete trial's objective value and the best value so far, by trial number.
+
+    Trial numbers are integers, so the x axis gets whole-number ticks only, at most about
+    ten of them.
+
+    Args:
+        trials: Frame with `number`, `state`, `value` and `best_so_far`, as
+            `core.tuning_jobs.StudyProgress.trials` returns.
+        value_title: Axis title of the objective, with its unit.
+    """
+    complete = trials[trials["state"] == "COMPLETE"]
+    numbers = complete["number"].astype(int)
+    markers = go.Scatter(
+        x=numbers, y=complete["value"], mode="markers", name="trial", marker={"size": 10}
+    )
+    best = go.Scatter(
+        x=numbers,
+        y=complete["best_so_far"],
+        mode="lines",
+        name="best so far",
+        line={"shape": "hv", "width": 3},
+    )
+    layout = _layout(
+        "Objective per trial (lower is better)",
+        "Trial number",
+        value_title,
+        height=380,
+        legend={"orientation": "h", "y": -0.3},
+    )
+    layout["xaxis"].update(_integer_ticks(numbers))
+    return go.Figure(data=[markers, best], layout=layout)
+
+
+def _integer_ticks(numbers: pd.Series) -> dict:
+    """Return x-axis settings that place ticks on whole numbers only, about ten at most."""
+    span = int(numbers.max() - numbers.min()) if len(numbers) else 0
+    step = max(1, int(np.ceil(span / 10)))
+    return {"tickmode": "linear", "tick0": 0, "dtick": step, "tickformat": "d"}
+
+
+# Baseline-against-tuned bars: comparison column -> bar label, one chart per unit.
+AUC_COLUMNS = {"train_auc": "Train", "test_auc": "Test"}
+COST_COLUMNS = {"oof_cost": "Training data (out-of-fold)", "test_cost": "Test"}
+
+
+def baseline_tuned_auc_figure(comparison: pd.DataFrame) -> go.Figure:
+    """Draw the train and test ROC AUC of the baseline and the tuned model as grouped bars.
+
+    Args:
+        comparison: `core.diagnostics.Diagnostics.comparison`: a `model` column and the
+            columns of `AUC_COLUMNS`.
+    """
+    return _grouped_bars(comparison, AUC_COLUMNS, "ROC AUC (higher is better)", "ROC AUC")
+
+
+def baseline_tuned_cost_figure(comparison: pd.DataFrame, money: str = "money") -> go.Figure:
+    """Draw the out-of-fold and test cost per customer of the baseline and the tuned model.
+
+    Args:
+        comparison: `core.diagnostics.Diagnostics.comparison`: a `model` column and the
+            columns of `COST_COLUMNS`.
+        money: Currency word for the axis title.
+    """
+    return _grouped_bars(
+        comparison,
+        COST_COLUMNS,
+        "Cost per customer (lower is better)",
+        f"Cost per customer ({money})",
+    )
+
+
+def _grouped_bars(
+    comparison: pd.DataFrame, columns: dict[str, str], title: str, y_title: str
+) -> go.Figure:
+    colors = {"baseline": NEUTRAL_COLOR, "tuned": STAY_COLOR}
+    bars = [
+        go.Bar(
+            x=list(columns.values()),
+            y=[float(row[column]) for column in columns],
+            name=str(row["model"]),
+            marker_color=colors.get(str(row["model"])),
+            text=[f"{float(row[column]):.3f}" for column in columns],
+            textposition="auto",
+        )
+        for _, row in comparison.iterrows()
+    ]
+    layout = _layout(
+        title, "", y_title, height=380, barmode="group", legend={"orientation": "h", "y": -0.2}
+    )
+    return go.Figure(data=bars, layout=layout)

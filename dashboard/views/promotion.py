@@ -16,58 +16,128 @@ CHECK_KEY = "promotion.check"
 ROLLBACK_KEY = "promotion.rollback_pending"
 MESSAGE_KEY = "promotion.message"
 
-VERSION_COLUMNS = {
+NONE_SHOWN = "—"
+# Headings of the versions table, in order, with the tooltip of each. Run ids, data and CV
+# AUC go to a second table in an expander, so the first fits a 1400-pixel-wide screen.
+VERSION_HEADINGS = {
+    "Version": "Registered version number.",
+    "Alias": "champion is the version in production; challenger is a candidate.",
+    "Model": "Model family of the version.",
+    "Test cost": "Cost per test customer at the version's own costs.",
+    "Test AUC": "ROC AUC on the held-out test customers.",
+    "Threshold": "Churn probability from which a customer gets an offer.",
+    "Missed churner / unneeded offer": "Cost of a missed churner / of an unneeded offer, per "
+    "customer, that the threshold was chosen for.",
+    "Promoted (UTC)": "When and by whom the version was last promoted.",
+}
+DETAIL_HEADINGS = {
     "version": "Version",
-    "aliases": "Aliases",
-    "model_name": "Model",
-    "threshold": "Threshold",
-    "cost_fn": "Cost FN",
-    "cost_fp": "Cost FP",
-    "test_cost": "Test cost per customer",
-    "test_auc": "Test ROC AUC",
+    "run_id": "MLflow run (short id)",
     "cv_auc_mean": "CV ROC AUC",
-    "data_source": "Data",
-    "promoted_by": "Promoted by",
-    "promoted_at": "Promoted at (UTC)",
+    "forced": "Last promotion forced",
+    "data_source": "Training data",
+}
+HISTORY_HEADINGS = {
+    "at": "When (UTC)",
+    "action": "Action",
+    "alias": "Alias",
+    "version": "Version",
+    "previous": "Previous version",
+    "by": "By",
     "forced": "Forced",
-    "run_id": "Run",
+    "costs": "Cost: missed churner / unneeded offer",
+    "challenger_cost": "Candidate test cost",
+    "champion_cost": "Champion test cost",
 }
 
 
+def readable_time(iso_time: str | None) -> str:
+    """Format an ISO 8601 time as "04 Dec 18:41", or "—" when it is empty or invalid."""
+    if not iso_time:
+        return NONE_SHOWN
+    try:
+        return pd.Timestamp(iso_time).strftime("%d %b %H:%M")
+    except ValueError:
+        return str(iso_time)
+
+
+def _costs_text(cost_fn: float, cost_fp: float) -> str:
+    if pd.isna(cost_fn) or pd.isna(cost_fp):
+        return NONE_SHOWN
+    return f"{cost_fn:g} / {cost_fp:g}"
+
+
+def _promoted_text(row: pd.Series) -> str:
+    if not row.get("promoted_at"):
+        return NONE_SHOWN
+    return f"{readable_time(row['promoted_at'])} by {row.get('promoted_by') or 'unknown'}"
+
+
+def versions_table(versions: pd.DataFrame) -> pd.DataFrame:
+    """Turn `registry.versions_frame` into the table people read, one row per version."""
+    rows = [
+        [
+            row["version"],
+            row["aliases"] or NONE_SHOWN,
+            state.model_display_name(str(row["model_name"])),
+            row.get("test_cost"),
+            row.get("test_auc"),
+            row["threshold"],
+            _costs_text(row["cost_fn"], row["cost_fp"]),
+            _promoted_text(row),
+        ]
+        for _, row in versions.iterrows()
+    ]
+    return pd.DataFrame(rows, columns=list(VERSION_HEADINGS))
+
+
 def _versions_table(versions: pd.DataFrame) -> None:
-    shown = versions.loc[:, [c for c in VERSION_COLUMNS if c in versions]]
-    number = st.column_config.NumberColumn(format="%.4f")
-    config = {VERSION_COLUMNS[c]: number for c in ("threshold", "test_cost", "test_auc")}
-    config[VERSION_COLUMNS["cv_auc_mean"]] = number
+    config = {
+        heading: st.column_config.Column(heading, help=tooltip)
+        for heading, tooltip in VERSION_HEADINGS.items()
+    }
+    for heading in ("Test cost", "Test AUC", "Threshold"):
+        config[heading] = st.column_config.NumberColumn(
+            heading, help=VERSION_HEADINGS[heading], format="%.4f"
+        )
     st.dataframe(
-        shown.rename(columns=VERSION_COLUMNS),
+        versions_table(versions),
         hide_index=True,
         column_config=config,
         key="promotion.versions",
     )
-
-
-def _register_run(uri: str) -> None:
-    runs = data_access.load_runs()
-    if runs.empty:
-        return
-    labels = {row["run_id"]: state.run_label(row) for _, row in runs.iterrows()}
-    with st.expander("Register a model run as a new version"):
-        run_id = st.selectbox(
-            "Run", list(labels), format_func=labels.get, key="promotion.register_run"
+    st.caption("Costs are per customer, in the units of the sidebar costs.")
+    with st.expander("Run, training data and cross-validation of each version"):
+        details = versions.loc[:, [c for c in DETAIL_HEADINGS if c in versions]].copy()
+        details["run_id"] = details["run_id"].str[:8]
+        st.dataframe(
+            details.rename(columns=DETAIL_HEADINGS),
+            hide_index=True,
+            column_config={"CV ROC AUC": st.column_config.NumberColumn(format="%.4f")},
+            key="promotion.version_details",
         )
-        if st.button("Register", key="promotion.register"):
+
+
+def _register_run(uri: str, cost_fn: float, cost_fp: float) -> None:
+    ranked = data_access.ranked_runs(cost_fn, cost_fp)
+    if ranked.empty:
+        return
+    with st.expander("Register a model run as a new version"):
+        run_id = state.ranked_run_picker(ranked)
+        if run_id is not None and st.button("Register", key="promotion.register"):
             version = registry.register_run(run_id, tracking_uri=uri)
-            st.session_state[MESSAGE_KEY] = f"Run {run_id} is version {version}."
+            label = state.run_labels(ranked)[run_id]
+            st.session_state[MESSAGE_KEY] = f"Run {label} is version {version}."
             st.rerun()
 
 
 def _check_step(uri: str, versions: pd.DataFrame, cost_fn: float, cost_fp: float) -> None:
     st.subheader("Promote a version")
     st.caption(
-        f"The business gate compares test costs at FN = {cost_fn:g}, FP = {cost_fp:g} "
-        "(the sidebar costs). Each threshold is chosen on out-of-fold predictions. Costs that "
-        "differ from a version's own log the model again with the new threshold."
+        f"The business gate compares test costs per customer with a missed churner costing "
+        f"{cost_fn:g} and an unneeded offer {cost_fp:g} (the sidebar costs). Each threshold "
+        "is chosen on out-of-fold predictions. Costs that differ from a version's own log the "
+        "model again with the new threshold."
     )
     columns = st.columns([1, 1, 1])
     version = columns[0].selectbox(
@@ -127,8 +197,8 @@ def _confirm_step(uri: str) -> None:
         st.session_state[CHECK_KEY] = None
         forced = " (forced)" if result.forced else ""
         st.session_state[MESSAGE_KEY] = (
-            f"{alias} is now version {result.version}{forced}; it was version "
-            f"{result.previous_version or 'none'}."
+            f"{alias} is now version {result.version}{forced}; before, it was "
+            + (f"version {result.previous_version}." if result.previous_version else "not set.")
         )
         st.rerun()
     if st.button("Cancel", key="promotion.cancel"):
@@ -165,7 +235,26 @@ def _history(uri: str) -> None:
     if not history:
         st.caption("No promotions yet.")
         return
-    st.dataframe(pd.DataFrame(history[::-1]), hide_index=True, key="promotion.history_table")
+    st.dataframe(history_table(history), hide_index=True, key="promotion.history_table")
+
+
+def history_table(history: list[dict]) -> pd.DataFrame:
+    """Turn `registry.promotion_history` into a readable table, newest first."""
+    frame = pd.DataFrame(history[::-1])
+    frame["at"] = frame["at"].map(readable_time)
+    frame["previous"] = frame["previous"].map(lambda version: version or NONE_SHOWN)
+    frame["forced"] = frame["forced"].map({True: "yes", False: "no"})
+    if {"cost_fn", "cost_fp"} <= set(frame.columns):
+        frame["costs"] = [
+            _costs_text(fn, fp) for fn, fp in zip(frame["cost_fn"], frame["cost_fp"], strict=True)
+        ]
+    for column in ("challenger_cost", "champion_cost"):
+        if column in frame.columns:
+            frame[column] = frame[column].map(
+                lambda cost: NONE_SHOWN if pd.isna(cost) else f"{cost:.4f}"
+            )
+    shown = [column for column in HISTORY_HEADINGS if column in frame.columns]
+    return frame.loc[:, shown].rename(columns=HISTORY_HEADINGS)
 
 
 def main() -> None:
@@ -192,11 +281,13 @@ def main() -> None:
         st.info("No champion yet: register a run and promote it.")
     else:
         st.markdown(
-            f"Champion: **{champion.model_name}**, version {champion.version}, threshold "
-            f"{champion.threshold:.4f} for FN = {champion.cost_fn:g}, FP = {champion.cost_fp:g}, "
-            f"promoted by {champion.promoted_by or 'unknown'} at {champion.promoted_at or '?'}."
+            f"Champion: **{state.model_display_name(champion.model_name)}**, version "
+            f"{champion.version}, threshold {champion.threshold:.4f} for a missed churner "
+            f"costing {champion.cost_fn:g} and an unneeded offer {champion.cost_fp:g}; "
+            f"promoted by {champion.promoted_by or 'unknown'} on "
+            f"{readable_time(champion.promoted_at)} UTC."
         )
-    _register_run(uri)
+    _register_run(uri, cost_fn, cost_fp)
     versions = registry.versions_frame(uri)
     if versions.empty:
         st.info("No registered versions yet.")

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
-from core import diagnostics, tuning_jobs
+from core import diagnostics, tuning_jobs, uncertainty
 from core.search_spaces import TUNABLE_FAMILIES
 from core.tuning import (
     DEFAULT_OBJECTIVE,
@@ -14,13 +15,24 @@ from core.tuning import (
     masked_url,
     resolve_storage_url,
 )
-from dashboard import data_access, state
+from dashboard import charts, data_access, state
 
 STUDY_KEY = "tuning.study"
 REFRESH_SECONDS = 3
-OBJECTIVE_LABELS = {
-    "cost": "Cost per customer (out-of-fold)",
-    "log_loss": "Log loss (out-of-fold)",
+# Short option labels, so the select box shows them whole; both are out-of-fold figures.
+OBJECTIVE_LABELS = {"cost": "Cost per customer", "log_loss": "Log loss"}
+OBJECTIVE_HELP = (
+    "What each trial minimises, measured by cross-validation on the training customers "
+    "(out-of-fold): the cost per customer at the sidebar costs, at the trial's best threshold, "
+    "or the log loss of its probabilities."
+)
+COMPARISON_COLUMNS = {
+    "train_auc": "Train ROC AUC",
+    "test_auc": "Test ROC AUC",
+    "auc_gap": "Train - test AUC",
+    "oof_cost": "Training-data cost (out-of-fold)",
+    "test_cost": "Test cost",
+    "threshold": "Threshold",
 }
 
 
@@ -28,13 +40,19 @@ def _launch_form(storage: str) -> None:
     with st.form("tuning.launch"):
         columns = st.columns(4)
         family = columns[0].selectbox(
-            "Model family", TUNABLE_FAMILIES, index=TUNABLE_FAMILIES.index("xgboost")
+            "Model family",
+            TUNABLE_FAMILIES,
+            index=TUNABLE_FAMILIES.index("xgboost"),
+            format_func=state.model_display_name,
+            key="tuning.family",
         )
         objective = columns[1].selectbox(
             "Objective",
             OBJECTIVES,
             index=OBJECTIVES.index(DEFAULT_OBJECTIVE),
             format_func=OBJECTIVE_LABELS.get,
+            help=OBJECTIVE_HELP,
+            key="tuning.objective",
         )
         n_trials = columns[2].number_input("Trials", min_value=1, max_value=1000, value=30)
         minutes = columns[3].number_input(
@@ -119,7 +137,7 @@ def _progress_body(study_name: str, storage: str) -> None:
     _progress_metrics(progress, job)
     objective = progress.attrs.get("objective", DEFAULT_OBJECTIVE)
     if not progress.trials.empty:
-        figure = diagnostics.trial_history_figure(progress.trials, OBJECTIVE_LABELS[objective])
+        figure = charts.trial_history_figure(progress.trials, _objective_title(objective))
         st.plotly_chart(figure, key="tuning.history")
     if progress.importances:
         st.plotly_chart(diagnostics.importance_figure(progress.importances), key="tuning.imp")
@@ -130,6 +148,13 @@ def _progress_body(study_name: str, storage: str) -> None:
         )
     if job is not None:
         _job_controls(job, running, _trials_done(progress, job))
+
+
+def _objective_title(objective: str) -> str:
+    """Name an objective with its unit, e.g. "Cost per customer (out-of-fold, money)"."""
+    if objective == "cost":
+        return "Cost per customer (out-of-fold, money)"
+    return f"{OBJECTIVE_LABELS.get(objective, objective)} (out-of-fold)"
 
 
 def _trials_done(progress: tuning_jobs.StudyProgress, job: tuning_jobs.TuningJob) -> int:
@@ -149,11 +174,16 @@ def _progress_metrics(progress: tuning_jobs.StudyProgress, job) -> None:
         columns[0].metric("Trials finished", finished)
     columns[1].metric("Pruned", counts.get("PRUNED", 0))
     columns[2].metric("Failed", counts.get("FAIL", 0))
+    objective = progress.attrs.get("objective", DEFAULT_OBJECTIVE)
     best = "none yet" if progress.best_value is None else f"{progress.best_value:.4f}"
-    columns[3].metric("Best value so far", best)
-    family = progress.attrs.get("family", "?")
+    columns[3].metric(
+        f"Best {OBJECTIVE_LABELS.get(objective, objective).lower()} so far",
+        best,
+        help=f"{_objective_title(objective)}, on the training customers. Lower is better.",
+    )
+    family = state.model_display_name(str(progress.attrs.get("family", "?")))
     st.caption(
-        f"Family {family}, {finished} trials finished in the study, "
+        f"{family}, {finished} trials finished in the study, "
         f"{counts.get('RUNNING', 0)} running. Lower is better."
     )
 
@@ -199,25 +229,17 @@ def _diagnostics(study_name: str) -> None:
     if run_id is None:
         st.info("No tuned run yet: it is logged when a launch finishes its trials.")
         return
-    st.caption(f"Tuned run `{run_id}`, on the leaderboard with kind `tuned`.")
+    st.caption(
+        f"Tuned run **{_tuned_run_label(run_id)}**, on the Leaderboard with kind `tuned`. "
+        "The baseline is the same model family with its default settings."
+    )
     try:
         result = _load_diagnostics(run_id, uri)
     except FileNotFoundError as error:
         st.info(str(error))
         return
-    table = result.comparison.set_index("model")
-    st.dataframe(
-        table.rename(
-            columns={
-                "train_auc": "Train AUC",
-                "test_auc": "Test AUC",
-                "auc_gap": "Train - test AUC",
-                "oof_cost": "OOF cost",
-                "test_cost": "Test cost",
-                "threshold": "Threshold",
-            }
-        ).style.format("{:.4f}")
-    )
+    _verdict(result.comparison, run_id)
+    _comparison(result.comparison)
     gaps = result.final_gaps()
     columns = st.columns(len(gaps) + 1)
     for column, (model, gap) in zip(columns, gaps.items(), strict=False):
@@ -225,7 +247,85 @@ def _diagnostics(study_name: str) -> None:
     if result.stopping_round is not None:
         columns[-1].metric("Trees kept by early stopping", result.stopping_round)
     for name, figure in diagnostics.diagnostics_figures(result).items():
-        st.plotly_chart(figure, key=f"tuning.diag.{name}")
+        # The core comparison chart mixes AUC and cost on one axis; `_comparison` splits it.
+        if name != "comparison":
+            st.plotly_chart(figure, key=f"tuning.diag.{name}")
+
+
+def _tuned_run_label(run_id: str) -> str:
+    """Name the tuned run as the other pages do, such as "XGBoost · 1a2b3c4d"."""
+    runs = data_access.load_runs()
+    rows = runs[runs["run_id"] == run_id] if not runs.empty else runs
+    if rows.empty:
+        return run_id[:8]
+    return state.short_run_label(rows.iloc[0])
+
+
+def _comparison(comparison: pd.DataFrame) -> None:
+    """Show baseline against tuned as a table and two charts, one per unit."""
+    st.markdown("**Baseline against tuned**")
+    table = comparison.set_index("model").rename(columns=COMPARISON_COLUMNS)
+    st.dataframe(table.style.format("{:.4f}"), key="tuning.comparison")
+    left, right = st.columns(2)
+    left.plotly_chart(charts.baseline_tuned_auc_figure(comparison), key="tuning.compare_auc")
+    right.plotly_chart(charts.baseline_tuned_cost_figure(comparison), key="tuning.compare_cost")
+
+
+def _verdict(comparison: pd.DataFrame, run_id: str) -> None:
+    """Say in plain words whether tuning lowered the cost on the held-out test customers."""
+    rows = comparison.set_index("model")
+    if not {"baseline", "tuned"} <= set(rows.index):
+        return
+    baseline = float(rows.loc["baseline", "test_cost"])
+    tuned = float(rows.loc["tuned", "test_cost"])
+    gap = tuned - baseline
+    figures = (
+        f"the tuned model costs {tuned:.4f} per customer on the held-out test customers, "
+        f"against {baseline:.4f} for the baseline"
+    )
+    noise = _noise_sentence(abs(gap), run_id, float(rows.loc["tuned", "threshold"]))
+    if gap > 0:
+        st.warning(f"Tuning did not help on the held-out customers: {figures}. {noise}")
+    elif gap < 0 and not noise:
+        st.success(f"Tuning helped on the held-out customers: {figures}.")
+    elif gap < 0:
+        st.info(f"Tuning lowered the test cost a little: {figures}. {noise}")
+    else:
+        st.info(f"Tuning made no difference on the held-out customers: {figures}.")
+
+
+def _noise_sentence(gap: float, run_id: str, threshold: float) -> str:
+    """Return a sentence when `gap` lies within the tuned run's own test-cost interval.
+
+    NOTE: a single run's interval overstates the noise of a difference between two models
+    scored on the same customers. A paired bootstrap needs the baseline's test predictions,
+    which `core.tuning` does not store.
+    """
+    runs = data_access.load_runs()
+    rows = runs[runs["run_id"] == run_id] if not runs.empty else runs
+    if rows.empty or "params.cost_fn" not in rows or "params.cost_fp" not in rows:
+        return ""
+    try:
+        predictions = data_access.load_run_predictions(run_id)
+    except FileNotFoundError:
+        return ""
+    test = predictions[predictions["split"] == "test"]
+    run = rows.iloc[0]
+    band = uncertainty.cost_band(
+        test["y_true"],
+        test["y_score"],
+        float(run["params.cost_fn"]),
+        float(run["params.cost_fp"]),
+        threshold=threshold,
+    )
+    interval = band.cost_at_threshold
+    if gap >= (interval.high - interval.low) / 2:
+        return ""
+    return (
+        f"The gap of {gap:.4f} is within noise: it is smaller than the uncertainty of one "
+        f"model's test cost ({100 * interval.confidence:.0f} % bootstrap interval "
+        f"{interval.low:.4f} to {interval.high:.4f})."
+    )
 
 
 def main() -> None:
@@ -239,10 +339,11 @@ def main() -> None:
         "tuned model then appears on the Leaderboard beside the others."
     )
     storage = resolve_storage_url()
-    st.caption(
-        f"Optuna storage `{masked_url(storage)}`. Each trial is scored by cross-validation "
-        "on the training part only; the costs come from the sidebar."
-    )
+    with st.expander("Where the trials are stored"):
+        st.caption(
+            f"Optuna storage `{masked_url(storage)}`. Each trial is scored by cross-validation "
+            "on the training part only; the costs come from the sidebar."
+        )
     _launch_form(storage)
     study_name = _choose_study(storage)
     if study_name is None:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import registry
+from core import leaderboard, registry
+from core.tracking import search_model_runs
 
 PAGE = Path(__file__).resolve().parents[2] / "dashboard" / "views" / "promotion.py"
 TIMEOUT = 120
@@ -43,11 +45,45 @@ def test_page_lists_versions_and_history(store):
     registry.register_run(store.run_ids["logistic_regression"], tracking_uri=uri)
     app = open_page()
     assert not app.exception
-    versions = app.dataframe[0].value
-    assert sorted(versions["Version"].tolist()) == ["1", "2"]
-    assert versions.set_index("Version").loc["1", "Aliases"] == "champion"
-    history = app.dataframe[1].value
-    assert history["by"].tolist() == ["analyst"]
+    versions = app.dataframe[0].value.set_index("Version")
+    assert sorted(versions.index) == ["1", "2"]
+    assert versions.loc["1", "Alias"] == "champion"
+    assert versions.loc["2", "Alias"] == "—"
+    history = app.dataframe[2].value
+    assert history["By"].tolist() == ["analyst"]
+
+
+def test_versions_table_reads_plainly(store):
+    uri = store.tracking_uri
+    registry.promote(run_id=store.run_ids["xgboost"], promoted_by="analyst", tracking_uri=uri)
+    app = open_page()
+    versions = app.dataframe[0].value.set_index("Version")
+    assert "Data" not in versions.columns
+    assert "Run" not in versions.columns
+    assert versions.loc["1", "Model"] == "XGBoost"
+    assert versions.loc["1", "Missed churner / unneeded offer"] == "10 / 1"
+    promoted = versions.loc["1", "Promoted (UTC)"]
+    assert re.fullmatch(r"\d\d [A-Z][a-z]{2} \d\d:\d\d by analyst", promoted)
+    details = app.dataframe[1].value
+    assert details["MLflow run (short id)"].tolist() == [store.run_ids["xgboost"][:8]]
+    markdown = "\n".join(element.value for element in app.markdown)
+    assert "Champion: **XGBoost**" in markdown
+
+
+def test_history_shows_dash_for_none(store):
+    registry.promote(run_id=store.run_ids["xgboost"], tracking_uri=store.tracking_uri)
+    app = open_page()
+    history = app.dataframe[2].value
+    assert history["Previous version"].tolist() == ["—"]
+    assert re.fullmatch(r"\d\d [A-Z][a-z]{2} \d\d:\d\d", history["When (UTC)"].iloc[0])
+
+
+def test_register_defaults_to_ranked_run(store):
+    runs = search_model_runs(store.tracking_uri, store.experiment)
+    curves = leaderboard.load_curves(runs, store.tracking_uri)
+    ranked = leaderboard.rank_runs(runs, curves, 10.0, 1.0)
+    app = open_page()
+    assert app.selectbox(key="run.select").value == ranked["run_id"].iloc[0]
 
 
 def test_promotion_needs_confirmation(store):

@@ -6,13 +6,15 @@ import json
 import subprocess
 import sys
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import pytest
+import streamlit as st
+from page_helpers import plotly_specs
 from streamlit.testing.v1 import AppTest
 
-from core import tuning_jobs
+from core import diagnostics, tuning_jobs
 from core.data import Dataset, DataSource
 from core.synthetic import generate_telco
 from core.tuning import TuneConfig, tune
@@ -70,11 +72,104 @@ def test_page_shows_progress_and_diagnostics(page_env):
     metrics = {metric.label: metric.value for metric in app.metric}
     assert metrics["Trials finished"] == "3"
     assert metrics["Pruned"] == "0"
-    assert metrics["Best value so far"] == f"{page_env.best_value:.4f}"
+    assert metrics["Best cost per customer so far"] == f"{page_env.best_value:.4f}"
     assert "Trees kept by early stopping" in metrics
     assert "Final train - validation AUC, tuned" in metrics
     assert len(app.dataframe) == 1
     assert list(app.dataframe[0].value.index) == ["baseline", "tuned"]
+
+
+def _texts(app) -> str:
+    parts = [*app.caption, *app.info, *app.warning, *app.success, *app.markdown]
+    return "\n".join(part.value for part in parts)
+
+
+@pytest.mark.slow
+def test_launch_form_labels_read_whole(page_env):
+    app = AppTest.from_file(str(PAGE), default_timeout=TIMEOUT).run()
+    families = app.selectbox(key="tuning.family")
+    assert families.value == "xgboost"
+    assert "XGBoost" in families.options
+    assert "xgboost" not in families.options
+    objectives = app.selectbox(key="tuning.objective").options
+    assert objectives == ["Cost per customer", "Log loss"]
+    storage = app.expander[0].caption[0].value
+    assert "Optuna storage" in storage
+    assert "optuna.db" in storage
+
+
+@pytest.mark.slow
+def test_trial_chart_has_whole_ticks(page_env):
+    app = AppTest.from_file(str(PAGE), default_timeout=TIMEOUT).run()
+    history = plotly_specs(app)[0]
+    xaxis = history["layout"]["xaxis"]
+    assert xaxis["title"]["text"] == "Trial number"
+    assert xaxis["tickmode"] == "linear"
+    assert xaxis["dtick"] == 1
+    assert xaxis["tickformat"] == "d"
+    assert "Cost per customer" in history["layout"]["yaxis"]["title"]["text"]
+
+
+@pytest.mark.slow
+def test_tuned_run_has_short_label(page_env):
+    app = AppTest.from_file(str(PAGE), default_timeout=TIMEOUT).run()
+    captions = "\n".join(caption.value for caption in app.caption)
+    assert f"XGBoost · {page_env.tuned_run_id[:8]}" in captions
+    assert page_env.tuned_run_id not in captions
+
+
+@pytest.mark.slow
+def test_comparison_splits_auc_and_cost(page_env):
+    app = AppTest.from_file(str(PAGE), default_timeout=TIMEOUT).run()
+    y_titles = [spec["layout"]["yaxis"]["title"]["text"] for spec in plotly_specs(app)]
+    assert "ROC AUC" in y_titles
+    assert "Cost per customer (money)" in y_titles
+    assert not any("Value" in title for title in y_titles)
+
+
+@pytest.fixture
+def tuned_test_cost(page_env, tuned_study):
+    """Log the tuned run's diagnostics again, with its test cost set to baseline + a gap."""
+    config, result, _ = tuned_study
+    original = diagnostics.load_diagnostics(result.tuned_run_id, config.tracking_uri)
+
+    def set_gap(gap: float) -> None:
+        comparison = original.comparison.copy()
+        baseline = comparison.loc[comparison["model"] == "baseline", "test_cost"].iloc[0]
+        comparison.loc[comparison["model"] == "tuned", "test_cost"] = baseline + gap
+        changed = replace(original, comparison=comparison)
+        diagnostics.log_diagnostics(result.tuned_run_id, changed, config.tracking_uri)
+        st.cache_data.clear()
+
+    yield set_gap
+    diagnostics.log_diagnostics(result.tuned_run_id, original, config.tracking_uri)
+    st.cache_data.clear()
+
+
+@pytest.mark.slow
+def test_worse_tuned_run_within_noise(tuned_test_cost):
+    tuned_test_cost(0.001)
+    app = AppTest.from_file(str(PAGE), default_timeout=TIMEOUT).run()
+    warnings = "\n".join(warning.value for warning in app.warning)
+    assert "Tuning did not help on the held-out customers" in warnings
+    assert "within noise" in warnings
+
+
+@pytest.mark.slow
+def test_much_worse_tuned_run(tuned_test_cost):
+    tuned_test_cost(1.0)
+    app = AppTest.from_file(str(PAGE), default_timeout=TIMEOUT).run()
+    warnings = "\n".join(warning.value for warning in app.warning)
+    assert "Tuning did not help on the held-out customers" in warnings
+    assert "within noise" not in warnings
+
+
+@pytest.mark.slow
+def test_better_tuned_run_is_stated(tuned_test_cost):
+    tuned_test_cost(-1.0)
+    app = AppTest.from_file(str(PAGE), default_timeout=TIMEOUT).run()
+    assert "Tuning helped on the held-out customers" in _texts(app)
+    assert not app.warning
 
 
 @pytest.mark.slow
