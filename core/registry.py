@@ -38,6 +38,11 @@ from core.tracking import load_predictions
 
 logger = logging.getLogger(__name__)
 
+# Shortest start of a run id accepted in place of the whole id; the pages show 8 characters.
+MIN_RUN_ID_PREFIX = 6
+# Runs read when a short run id is looked up, MLflow's largest page of search results.
+SEARCH_MAX_RUNS = 50_000
+
 MODEL_NAME_ENV = "CHURNLAB_MODEL_NAME"
 DEFAULT_MODEL_NAME = "churnlab-churn"
 CHAMPION = "champion"
@@ -239,6 +244,8 @@ def register_run(
     client = registry_client(tracking_uri)
     name = resolve_model_name(model_name)
     run = _get_run(client, run_id)
+    # The full id, when `run_id` was the short id that the pages show.
+    run_id = run.info.run_id
     for existing in _versions_of_run(client, name, run_id):
         return str(existing.version)
 
@@ -819,13 +826,33 @@ def _os_user() -> str:
 
 
 def _get_run(client: MlflowClient, run_id: str):
+    """Return a run by its id, or by a unique start of it such as the 8 characters shown."""
     try:
         return client.get_run(run_id)
     except MlflowException:
+        pass
+    matches = _runs_with_prefix(client, run_id) if len(run_id) >= MIN_RUN_ID_PREFIX else []
+    if len(matches) == 1:
+        return matches[0]
+    if len(matches) > 1:
+        shown = ", ".join(run.info.run_id for run in matches[:5])
         raise PromotionError(
-            f"Run {run_id} not found in the tracking store. Fix: copy a run id from the "
-            "leaderboard or `python -m core train` output."
-        ) from None
+            f"Run id {run_id} is the start of {len(matches)} runs ({shown}). Fix: give more "
+            "characters of the run id."
+        )
+    raise PromotionError(
+        f"Run {run_id} not found in the tracking store. Fix: copy a run id from the "
+        "leaderboard or `python -m core train` output."
+    )
+
+
+def _runs_with_prefix(client: MlflowClient, prefix: str) -> list:
+    # MLflow's search filter compares run ids only for equality, so the runs are listed.
+    experiment_ids = [experiment.experiment_id for experiment in client.search_experiments()]
+    if not experiment_ids:
+        return []
+    runs = client.search_runs(experiment_ids, max_results=SEARCH_MAX_RUNS)
+    return [run for run in runs if run.info.run_id.startswith(prefix)]
 
 
 def _logged_model_uri(run_id: str) -> str:

@@ -69,6 +69,15 @@ def test_register_run_twice_reuses_version(trained_store, model_name):
     assert len(registry.list_versions(uri, model_name)) == 1
 
 
+def test_register_run_accepts_short_id(trained_store, model_name):
+    run_id = trained_store.run_ids["xgboost"]
+    uri = trained_store.tracking_uri
+    short = registry.register_run(run_id[:8], tracking_uri=uri, model_name=model_name)
+    full = registry.register_run(run_id, tracking_uri=uri, model_name=model_name)
+    assert short == full
+    assert registry.get_version(short, uri, model_name).run_id == run_id
+
+
 def test_register_unknown_run_rejected(trained_store, model_name):
     with pytest.raises(registry.PromotionError, match="Run 0123abc not found"):
         registry.register_run(
