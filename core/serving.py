@@ -258,6 +258,7 @@ def _numbers(values: pd.Series, column: str, first_row: int, unit: str) -> pd.Se
             "is true/false, not a number",
             first_row,
             unit,
+            "send a number such as 29.85",
         )
     if pd.api.types.is_numeric_dtype(values):
         numbers = values.astype(float)
@@ -267,13 +268,21 @@ def _numbers(values: pd.Series, column: str, first_row: int, unit: str) -> pd.Se
         blank = text.isna().to_numpy()
         numbers = pd.to_numeric(text, errors="coerce").astype(float)
         _raise_rows(
-            column, numbers.isna().to_numpy() & ~blank, values, "is not a number", first_row, unit
+            column,
+            numbers.isna().to_numpy() & ~blank,
+            values,
+            "is not a number",
+            first_row,
+            unit,
+            "write a number such as 29.85",
         )
     if column not in OPTIONAL_NUMERIC_COLUMNS:
-        _raise_rows(column, blank, values, "is blank", first_row, unit)
+        _raise_rows(column, blank, values, "is blank", first_row, unit, "fill in a number")
     with np.errstate(invalid="ignore"):
         invalid = ~blank & (~np.isfinite(numbers.to_numpy()) | (numbers.to_numpy() < 0))
-    _raise_rows(column, invalid, values, "is negative or not finite", first_row, unit)
+    _raise_rows(
+        column, invalid, values, "is negative or not finite", first_row, unit, "use 0 or more"
+    )
     return numbers
 
 
@@ -281,24 +290,34 @@ def _senior_citizen(values: pd.Series, first_row: int, unit: str) -> pd.Series:
     text = _as_text(values)
     codes = text.map({"0": 0, "1": 1, "0.0": 0, "1.0": 1}).astype("Int64")
     invalid = codes.isna().to_numpy()
-    _raise_rows("SeniorCitizen", invalid, values, "is not 0 or 1", first_row, unit)
+    _raise_rows("SeniorCitizen", invalid, values, "is not 0 or 1", first_row, unit, "use 0 or 1")
     return codes.astype(np.int64)
 
 
 def _categories(values: pd.Series, column: str, first_row: int, unit: str) -> pd.Series:
     text = _as_text(values)
     allowed = CATEGORY_VALUES[column]
-    _raise_rows(column, text.isna().to_numpy(), values, "is blank", first_row, unit)
+    _raise_rows(
+        column, text.isna().to_numpy(), values, "is blank", first_row, unit, "fill in a value"
+    )
     unknown = ~text.isin(allowed).to_numpy()
     expected = ", ".join(repr(value) for value in allowed)
-    _raise_rows(column, unknown, values, f"is not one of {expected}", first_row, unit)
+    _raise_rows(
+        column, unknown, values, f"is not one of {expected}", first_row, unit, "use one of them"
+    )
     return text.astype(object)
 
 
 def _raise_rows(
-    column: str, flags: np.ndarray, values: pd.Series, problem: str, first_row: int, unit: str
+    column: str,
+    flags: np.ndarray,
+    values: pd.Series,
+    problem: str,
+    first_row: int,
+    unit: str,
+    fix: str,
 ) -> None:
-    """Raise InvalidRecordsError naming the first flagged rows and their values."""
+    """Raise InvalidRecordsError naming the first flagged rows, their values and `fix`."""
     positions = np.flatnonzero(flags)
     if positions.size == 0:
         return
@@ -308,7 +327,7 @@ def _raise_rows(
     ]
     rest = positions.size - len(shown)
     where = ", ".join(shown) + (f" and {rest} more" if rest else "")
-    raise InvalidRecordsError(f"Column '{column}' {problem} in {where}.")
+    raise InvalidRecordsError(f"Column '{column}' {problem} in {where}. Fix: {fix}.")
 
 
 def _plain(value: object) -> object:

@@ -33,6 +33,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from optuna.trial import TrialState
 from sklearn.base import clone
+from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import log_loss, roc_auc_score
 from sklearn.model_selection import StratifiedKFold, train_test_split
 from sklearn.utils.class_weight import compute_sample_weight
@@ -1014,7 +1015,9 @@ def _diagnostics(best, ctx: _StudyContext, name: str, baseline, tuned) -> diagno
     curves = []
     for label, model in (("baseline", baseline), ("tuned", tuned)):
         pipeline = clone(model.pipeline)
-        if "n_jobs" in pipeline.named_steps["model"].get_params():
+        estimator = pipeline.named_steps["model"]
+        # scikit-learn 1.9's LogisticRegression warns that n_jobs has no effect.
+        if "n_jobs" in estimator.get_params() and not isinstance(estimator, LogisticRegression):
             pipeline.set_params(model__n_jobs=TRIAL_N_JOBS)
         curves.append(
             diagnostics.learning_curve_frame(
