@@ -58,6 +58,7 @@ def main() -> None:
     state.init_state()
     page = st.navigation(PAGES)
     _sidebar_sources()
+    state.show_link_notices()
     page.run()
 
 

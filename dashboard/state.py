@@ -25,6 +25,10 @@ COST_FN_KEY = "churnlab.cost_fn"
 COST_FP_KEY = "churnlab.cost_fp"
 RUN_ID_KEY = "churnlab.run_id"
 THRESHOLD_KEY = "churnlab.threshold"
+# Problems found in the page link, shown once by `show_link_notices`.
+LINK_NOTICES_KEY = "churnlab.link_notices"
+# Set once the run named in the page link has been looked for among the runs.
+LINKED_RUN_CHECKED_KEY = "churnlab.linked_run_checked"
 
 # Query parameter names, as they appear in the browser's address bar.
 QUERY_COST_FN = "cost_fn"
@@ -80,8 +84,8 @@ def init_state() -> None:
     """Fill the stored values from the query string once, then mirror them back into it.
 
     Call it at the top of every page; `dashboard/app.py` calls it too. Invalid query values
-    (text, negative or non-finite numbers) are ignored and logged, so a pasted link with a
-    typo falls back to the defaults instead of failing.
+    (text, negative or non-finite numbers) are ignored, logged and named on the page by
+    `show_link_notices`, so a pasted link with a typo falls back to the defaults openly.
     """
     params = st.query_params
     if COST_FN_KEY not in st.session_state:
@@ -226,7 +230,12 @@ def run_picker(
     labels = run_labels(runs)
     stored = get_selected_run_id()
     if stored not in labels:
+        if stored is not None and st.session_state.get(LINKED_RUN_CHECKED_KEY) is None:
+            _add_link_notice(f"run={stored} is not among the runs this page lists")
+            show_link_notices()
+            set_selected_run_id(None)
         stored = None
+    st.session_state[LINKED_RUN_CHECKED_KEY] = True
     # Seeded on every run, as the cost sliders are; a pick is stored by the callback first.
     st.session_state[RUN_WIDGET] = stored or next(iter(labels))
     return target.selectbox(
@@ -306,11 +315,33 @@ def _query_number(params, name: str, low: float, high: float) -> float | None:
         value = float(raw)
     except ValueError:
         logger.warning("Ignoring query parameter %s=%r: it is not a number", name, raw)
+        _add_link_notice(f"{name}={raw} is not a number")
         return None
     if not math.isfinite(value) or not low <= value <= high:
         logger.warning("Ignoring query parameter %s=%r: outside [%g, %g]", name, raw, low, high)
+        _add_link_notice(f"{name}={raw} is outside {low:g} to {high:g}")
         return None
     return value
+
+
+def _add_link_notice(problem: str) -> None:
+    st.session_state.setdefault(LINK_NOTICES_KEY, []).append(problem)
+
+
+def show_link_notices() -> None:
+    """Say once which values of the page link were ignored, so numbers do not change silently.
+
+    `init_state` and `run_picker` collect them; `dashboard/app.py` calls this on every run,
+    and each notice is shown on the run that found it only.
+    """
+    problems = st.session_state.pop(LINK_NOTICES_KEY, [])
+    if problems:
+        st.warning(
+            "Part of this page's link was ignored: "
+            + "; ".join(problems)
+            + ". The page shows the default values instead. Fix: set them with the sidebar "
+            "and the run selector, then copy the new link from the address bar."
+        )
 
 
 MODEL_DISPLAY_NAMES = {

@@ -56,6 +56,28 @@ def test_query_params_seed_costs(real_store_env):
     assert app.select_slider(key="costs.cost_fp").value == 2.0
 
 
+def test_bad_link_values_are_named(real_store_env):
+    app = _open_app(cost_fn="abc", cost_fp="5000")
+    warning = " ".join(element.value for element in app.warning)
+    assert "cost_fn=abc is not a number" in warning
+    assert "cost_fp=5000 is outside 0 to 1000" in warning
+    assert app.select_slider(key="costs.cost_fn").value == 10.0
+
+
+def test_unknown_linked_run_is_named_and_dropped(real_store_env):
+    app = _open_app(run="doesnotexist")
+    app.switch_page("views/threshold.py").run()
+    warning = " ".join(element.value for element in app.warning)
+    assert "run=doesnotexist is not among the runs" in warning
+    assert "run" not in app.query_params
+
+
+def test_link_notice_shown_once(real_store_env):
+    app = _open_app(cost_fn="abc")
+    app.select_slider(key="costs.cost_fp").set_value(2.0).run()
+    assert not any("was ignored" in element.value for element in app.warning)
+
+
 def test_run_url_format(monkeypatch):
     monkeypatch.setenv("CHURNLAB_MLFLOW_UI_URL", "http://127.0.0.1:5001/")
     assert data_access.run_url("3", "abc") == "http://127.0.0.1:5001/#/experiments/3/runs/abc"
