@@ -38,6 +38,8 @@ from core.tracking import load_predictions
 
 logger = logging.getLogger(__name__)
 
+# Version tag with the reason its last promotion was rejected, removed once it is promoted.
+REJECTED_TAG = "rejected"
 # Shortest start of a run id accepted in place of the whole id; the pages show 8 characters.
 MIN_RUN_ID_PREFIX = 6
 # Runs read when a short run id is looked up, MLflow's largest page of search results.
@@ -91,6 +93,7 @@ class VersionInfo:
         promoted_by: Who last promoted it, or "" if never promoted.
         promoted_at: When, as an ISO 8601 UTC time, or "".
         forced: Whether that promotion overrode a failed check.
+        rejected: Why its last promotion was rejected, or "" when none was.
     """
 
     name: str
@@ -107,6 +110,7 @@ class VersionInfo:
     promoted_by: str
     promoted_at: str
     forced: bool
+    rejected: str = ""
 
     @property
     def model_uri(self) -> str:
@@ -465,6 +469,10 @@ def promote(
         logger.info("Version %s already has the alias %s; nothing to do", version, alias)
         return PromotionResult(previous.version, alias, previous.version, None, False, False)
     if check.problems and not force:
+        # Registering the run came first, so the version stays, marked as rejected.
+        registry_client(tracking_uri).set_model_version_tag(
+            candidate.name, candidate.version, REJECTED_TAG, " ".join(check.problems)[:4000]
+        )
         raise PromotionError(
             f"{' '.join(check.problems)} Fix: keep the current {alias}, or promote with "
             "--force to override; the override is recorded.",
@@ -472,6 +480,10 @@ def promote(
         )
     for problem in check.problems:
         logger.warning("Forced past a failed check: %s", problem)
+    if candidate.rejected:
+        registry_client(tracking_uri).delete_model_version_tag(
+            candidate.name, candidate.version, REJECTED_TAG
+        )
     forced_reasons = check.problems
     if logged_again:
         candidate = _log_with_costs(
@@ -918,6 +930,7 @@ def _version_info(version, aliases: tuple[str, ...]) -> VersionInfo:
         promoted_by=tags.get("promoted_by", ""),
         promoted_at=tags.get("promoted_at", ""),
         forced=tags.get("forced") == "true",
+        rejected=tags.get(REJECTED_TAG, ""),
     )
 
 

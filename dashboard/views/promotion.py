@@ -29,12 +29,15 @@ VERSION_HEADINGS = {
     "Missed churner / unneeded offer": "Cost of a missed churner / of an unneeded offer, per "
     "customer, that the threshold was chosen for.",
     "Promoted (UTC)": "When and by whom the version was last promoted.",
+    "Last check": "Rejected when its last promotion failed the checks; the table of details "
+    "below says why.",
 }
 DETAIL_HEADINGS = {
     "version": "Version",
     "run_id": "MLflow run (short id)",
     "cv_auc_mean": "CV ROC AUC",
     "forced": "Last promotion forced",
+    "rejected": "Why the last promotion was rejected",
     "data_source": "Training data",
 }
 HISTORY_HEADINGS = {
@@ -85,6 +88,7 @@ def versions_table(versions: pd.DataFrame) -> pd.DataFrame:
             row["threshold"],
             _costs_text(row["cost_fn"], row["cost_fp"]),
             _promoted_text(row),
+            "rejected" if row.get("rejected") else NONE_SHOWN,
         ]
         for _, row in versions.iterrows()
     ]

@@ -132,6 +132,10 @@ def test_gate_rejects_costlier_candidate(trained_store, ranked_runs, model_name)
     assert f"{gate.champion_cost:.4f}" in str(caught.value)
     assert "--force" in str(caught.value)
     assert registry.get_champion(uri, model_name).version == first.version
+    [rejected] = [v for v in registry.list_versions(uri, model_name) if v.rejected]
+    assert "costs more than the champion" in rejected.rejected
+    forced = registry.promote(run_id=costlier, force=True, tracking_uri=uri, model_name=model_name)
+    assert registry.get_version(forced.version, uri, model_name).rejected == ""
 
 
 def test_gate_figures_match_stored_predictions(trained_store, ranked_runs, model_name):
