@@ -18,11 +18,15 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from mlflow.tracking import MlflowClient
+from plotly.subplots import make_subplots
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold, learning_curve
 
 from core.config import resolve_tracking_uri
 from core.plots import apply_layout
+
+# Baseline, then tuned, in the comparison chart.
+BAR_COLORS = ("#5d6d7e", "#2e86c1")
 
 logger = logging.getLogger(__name__)
 
@@ -264,36 +268,28 @@ def early_stopping_figure(history: pd.DataFrame, stopping_round: int | None) -> 
 
 
 def comparison_figure(comparison: pd.DataFrame) -> go.Figure:
-    """Draw baseline against tuned: train AUC, test AUC and test cost as grouped bars."""
-    fig = go.Figure()
-    columns = {"train_auc": "train AUC", "test_auc": "test AUC", "test_cost": "test cost"}
-    for _, row in comparison.iterrows():
-        fig.add_trace(
-            go.Bar(x=list(columns.values()), y=[row[c] for c in columns], name=str(row["model"]))
-        )
+    """Draw baseline against tuned: ROC AUC and cost per customer, each on its own axis."""
+    panels = {
+        "ROC AUC (higher is better)": {"train_auc": "train", "test_auc": "test"},
+        "Cost per customer (lower is better)": {"oof_cost": "out-of-fold", "test_cost": "test"},
+    }
+    fig = make_subplots(rows=1, cols=2, subplot_titles=list(panels))
+    for column, bars in enumerate(panels.values(), start=1):
+        for index, (_, row) in enumerate(comparison.iterrows()):
+            fig.add_trace(
+                go.Bar(
+                    x=list(bars.values()),
+                    y=[row[name] for name in bars],
+                    name=str(row["model"]),
+                    legendgroup=str(row["model"]),
+                    showlegend=column == 1,
+                    marker_color=BAR_COLORS[index % len(BAR_COLORS)],
+                ),
+                row=1,
+                col=column,
+            )
     fig.update_layout(barmode="group")
-    return apply_layout(fig, "Baseline against tuned", "", "Value (cost per customer for cost)")
-
-
-def trial_history_figure(trials: pd.DataFrame, objective_label: str) -> go.Figure:
-    """Draw the objective value of each complete trial and the best value so far.
-
-    Args:
-        trials: Frame with `number`, `state`, `value` and `best_so_far`, as in
-            `core.tuning.StudyProgress.trials`.
-        objective_label: Axis title, such as "OOF cost per customer".
-    """
-    complete = trials[trials["state"] == "COMPLETE"]
-    fig = go.Figure()
-    fig.add_trace(
-        go.Scatter(x=complete["number"], y=complete["value"], mode="markers", name="trial")
-    )
-    fig.add_trace(
-        go.Scatter(
-            x=complete["number"], y=complete["best_so_far"], mode="lines", name="best so far"
-        )
-    )
-    return apply_layout(fig, "Objective per trial", "Trial", objective_label)
+    return apply_layout(fig, "Baseline against tuned", "", "")
 
 
 def importance_figure(importances: dict[str, float]) -> go.Figure:
