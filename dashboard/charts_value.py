@@ -6,6 +6,8 @@ Each function takes curves, bands or frames from `core.value`, `core.uncertainty
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -21,6 +23,8 @@ from dashboard.charts import (
 )
 
 BAND_FILL = "rgba(46, 134, 193, 0.25)"
+# Behind marker labels, so a curve crossing a label does not hide it.
+LABEL_BACKGROUND = "rgba(255, 255, 255, 0.85)"
 
 
 def cost_band_figure(band: CostBand, *, money: str = "money") -> go.Figure:
@@ -54,30 +58,47 @@ def cost_band_figure(band: CostBand, *, money: str = "money") -> go.Figure:
 
 
 def profit_figure(
-    curve: CampaignCurve, *, threshold: float, by: str = "threshold", money: str = "money"
+    curve: CampaignCurve,
+    *,
+    threshold: float,
+    by: str = "threshold",
+    money: str = "money",
+    threshold_in_use: float | None = None,
 ) -> go.Figure:
     """Draw expected campaign profit per customer against the threshold or the share contacted.
 
     Args:
         curve: The campaign curve.
-        threshold: The threshold marked on the chart.
+        threshold: The profit-optimal threshold, marked with a dashed line.
         by: "threshold" or "share" for the x axis.
         money: Name of the money unit for the axis title.
+        threshold_in_use: The decision's threshold, marked with a dotted line when given.
     """
     picked = _sample(curve.thresholds.size)
     profit = curve.profit_per_customer[picked]
     if by == "share":
         x = curve.share_contacted[picked]
-        index = min(int(np.searchsorted(curve.thresholds, threshold)), curve.thresholds.size - 1)
-        marker = float(curve.share_contacted[index])
         x_title = "Share of customers contacted"
     else:
         x = np.minimum(curve.thresholds[picked], 1.0)
-        marker = threshold
         x_title = "Threshold"
     fig = go.Figure(go.Scatter(x=x, y=profit, mode="lines", name="expected profit"))
     fig.add_hline(y=0, line={"color": NEUTRAL_COLOR, "width": 1})
-    fig.add_vline(x=marker, line={"color": CHURN_COLOR, "dash": "dash"})
+    fig.add_vline(
+        x=_marker_x(curve, threshold, by),
+        line={"color": CHURN_COLOR, "dash": "dash"},
+        annotation_text="profit-optimal",
+        annotation_position="top right",
+        annotation_bgcolor=LABEL_BACKGROUND,
+    )
+    if threshold_in_use is not None:
+        fig.add_vline(
+            x=_marker_x(curve, threshold_in_use, by),
+            line={"color": NEUTRAL_COLOR, "dash": "dot"},
+            annotation_text="in use",
+            annotation_position="bottom right",
+            annotation_bgcolor=LABEL_BACKGROUND,
+        )
     fig.update_layout(
         title=f"Campaign profit against {'share contacted' if by == 'share' else 'threshold'}",
         xaxis_title=x_title,
@@ -85,6 +106,13 @@ def profit_figure(
         showlegend=False,
     )
     return projector_layout(fig)
+
+
+def _marker_x(curve: CampaignCurve, threshold: float, by: str) -> float:
+    if by != "share":
+        return threshold
+    index = min(int(np.searchsorted(curve.thresholds, threshold)), curve.thresholds.size - 1)
+    return float(curve.share_contacted[index])
 
 
 def gains_figure(table: pd.DataFrame, k: int) -> go.Figure:
@@ -157,8 +185,16 @@ def reliability_figure(tables: dict[str, pd.DataFrame]) -> go.Figure:
     return projector_layout(fig)
 
 
-def sensitivity_figure(table: pd.DataFrame, *, money: str = "money") -> go.Figure:
-    """Draw the optimal threshold and the savings against the FN/FP cost ratio."""
+def sensitivity_figure(
+    table: pd.DataFrame, *, money: str = "money", current_ratio: float | None = None
+) -> go.Figure:
+    """Draw the optimal threshold and the savings against the FN/FP cost ratio.
+
+    Args:
+        table: A frame from `core.value.sensitivity_table`.
+        money: Name of the money unit for the axis title.
+        current_ratio: The ratio of the costs in use, marked with a labelled line when given.
+    """
     fig = go.Figure()
     fig.add_trace(
         go.Scatter(x=table["ratio"], y=table["threshold"], name="optimal threshold", mode="lines")
@@ -173,14 +209,53 @@ def sensitivity_figure(table: pd.DataFrame, *, money: str = "money") -> go.Figur
             line={"color": CHURN_COLOR},
         )
     )
+    savings = table["savings_per_customer"]
+    savings_ticks = nice_ticks(min(0.0, float(savings.min())), float(savings.max()))
+    threshold_ticks = nice_ticks(0.0, float(table["threshold"].max()))
+    if current_ratio is not None:
+        fig.add_vline(
+            x=current_ratio,
+            line={"color": NEUTRAL_COLOR, "dash": "dash"},
+            annotation_text=f"current ratio {current_ratio:g}",
+            annotation_position="top right",
+            annotation_bgcolor=LABEL_BACKGROUND,
+        )
     fig.update_layout(
         title="Sensitivity to the cost ratio (missed churner / unneeded offer)",
         xaxis_title="Cost of a missed churner / cost of an unneeded offer",
-        yaxis={"title": "Optimal threshold"},
-        yaxis2={"title": f"Savings ({money})", "overlaying": "y", "side": "right"},
+        yaxis={
+            "title": "Optimal threshold",
+            "tickmode": "array",
+            "tickvals": threshold_ticks,
+            "range": [threshold_ticks[0], threshold_ticks[-1]],
+        },
+        yaxis2={
+            "title": f"Savings per customer ({money})",
+            "overlaying": "y",
+            "side": "right",
+            "tickmode": "array",
+            "tickvals": savings_ticks,
+            "range": [savings_ticks[0], savings_ticks[-1]],
+            "showgrid": False,
+        },
         legend={"orientation": "h", "y": -0.25},
     )
     return projector_layout(fig)
+
+
+def nice_ticks(low: float, high: float, max_ticks: int = 6) -> list[float]:
+    """Return evenly spaced round tick values (steps of 1, 2, 2.5 or 5 times a power of 10).
+
+    The ticks start at or below `low` and end at or above `high`, so they can set the range.
+    """
+    if not (math.isfinite(low) and math.isfinite(high)) or high <= low:
+        return [low, low + 1.0]
+    raw_step = (high - low) / (max_ticks - 1)
+    power = 10.0 ** math.floor(math.log10(raw_step))
+    step = next(m * power for m in (1.0, 2.0, 2.5, 5.0, 10.0) if m * power >= raw_step)
+    start = math.floor(low / step) * step
+    count = math.ceil((high - start) / step - 1e-9)
+    return [round(start + i * step, 10) for i in range(count + 1)]
 
 
 def scenario_figure(table: pd.DataFrame, *, money: str = "money") -> go.Figure:

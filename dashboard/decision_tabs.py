@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 import pandas as pd
 import streamlit as st
 
 from core import decisions
 from core.explain_global import logged_top_features
-from core.report import build_meeting_summary, render_meeting_summary
-from core.uncertainty import cost_band, format_interval
-from core.value import sensitivity_table
+from core.registry import resolve_model_name
+from core.report import MeetingSummary, build_meeting_summary, render_meeting_summary
+from core.uncertainty import cost_band, format_interval, profit_interval
+from core.value import best_campaign, campaign_curve, sensitivity_table
 from dashboard import charts_value, data_access, state
-from dashboard.value_common import RunContext
+from dashboard.value_common import (
+    CAMPAIGN_MODEL_CAPTION,
+    THRESHOLDS_CAPTION,
+    RunContext,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -23,6 +29,13 @@ AUTHOR_KEY = "decisions.author"
 VERSION_KEY = "decisions.model_version"
 REAPPLY_KEY = "decisions.reapply_choice"
 MESSAGE_KEY = "decisions.message"
+# Labels of `core.report.build_meeting_summary` renamed for the reader of the summary.
+SUMMARY_LABELS = {
+    "Optimal threshold on the test set": "Cost-optimal threshold on test resamples "
+    "(for information only)",
+    "Expected campaign profit per customer": "Campaign profit per test customer at the "
+    "threshold in use",
+}
 
 
 def scenarios_tab(context: RunContext) -> None:
@@ -58,10 +71,13 @@ def sensitivity_tab(context: RunContext) -> None:
     table = sensitivity_table(
         context.test["y_true"], context.test["y_score"], cost_fp=context.cost_fp
     )
-    st.plotly_chart(charts_value.sensitivity_figure(table), key="decisions.sensitivity")
+    ratio = context.cost_fn / context.cost_fp
+    figure = charts_value.sensitivity_figure(table, current_ratio=ratio)
+    st.plotly_chart(figure, key="decisions.sensitivity")
     st.caption(
         f"Test customers. The cost of an unneeded offer stays at {context.cost_fp:g}, and the "
-        "cost of a missed churner is the ratio times it."
+        f"cost of a missed churner is the ratio times it. The dashed line marks the current "
+        f"ratio, {context.cost_fn:g} / {context.cost_fp:g} = {ratio:g}."
     )
 
 
@@ -88,7 +104,13 @@ def log_tab(context: RunContext) -> None:
     st.session_state.setdefault(AUTHOR_KEY, decisions.default_author())
     with st.form("decisions.adopt"):
         st.text_input("Author", key=AUTHOR_KEY)
-        st.text_input("Model version (optional)", key=VERSION_KEY, placeholder="churn-model/3")
+        st.text_input(
+            "Model version (optional)",
+            key=VERSION_KEY,
+            placeholder=f"{resolve_model_name()}/3",
+            help="The registered model name and version number this decision is about, as "
+            "listed on the Promotion page.",
+        )
         st.text_area("Note", key=NOTE_KEY, max_chars=decisions.MAX_NOTE_LENGTH)
         adopted = st.form_submit_button("Adopt this decision")
     if adopted:
@@ -129,7 +151,7 @@ def export_tab(context: RunContext) -> None:
         note=st.session_state.get(NOTE_KEY, ""),
         author=st.session_state.get(AUTHOR_KEY, ""),
     )
-    page = render_meeting_summary(summary)
+    page = render_meeting_summary(summary_with_named_thresholds(summary, context))
     st.download_button(
         "Download the meeting summary (HTML)",
         page.encode("utf-8"),
@@ -142,6 +164,41 @@ def export_tab(context: RunContext) -> None:
         "Top reasons for churn appear once the run's global explanation is logged from the "
         "Explain page."
     )
+
+
+def summary_with_named_thresholds(summary: MeetingSummary, context: RunContext) -> MeetingSummary:
+    """Name each threshold in the summary by what it optimises and on which data.
+
+    Adds the campaign model's profit-optimal threshold, so the summary shows the same two
+    profits as the Business value page.
+    """
+    # TODO: move these labels into `core.report.build_meeting_summary`, because this
+    # relabelling silently stops working when its label strings change.
+    key_numbers = [
+        (SUMMARY_LABELS.get(label, label), value) for label, value in summary.key_numbers
+    ]
+    origin = (
+        "set by hand"
+        if context.threshold_is_manual
+        else "cost-optimal on training data (out-of-fold predictions)"
+    )
+    key_numbers.insert(0, ("Threshold in use", f"{context.threshold:.4f}, {origin}"))
+    oof = context.oof
+    choice = best_campaign(
+        campaign_curve(oof["y_true"], oof["y_score"], oof["customer_value"], context.campaign)
+    )
+    test = context.test
+    profit = profit_interval(
+        test["y_true"], test["y_score"], test["customer_value"], choice.threshold, context.campaign
+    )
+    key_numbers.append(
+        (
+            "Profit-optimal threshold for the campaign model (training data)",
+            f"{choice.threshold:.3f}, profit per test customer {format_interval(profit, 2)}",
+        )
+    )
+    lines = [*summary.extra_lines, THRESHOLDS_CAPTION, CAMPAIGN_MODEL_CAPTION]
+    return replace(summary, key_numbers=key_numbers, extra_lines=lines)
 
 
 def _adopt(context: RunContext, savings, uri: str) -> None:

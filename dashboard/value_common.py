@@ -31,6 +31,20 @@ CAMPAIGN_WIDGET_KEYS = {
 # Stored campaign values (never widget keys), so they survive a switch to another page.
 CAMPAIGN_STORED_KEYS = {name: f"value.stored.{name}" for name in CAMPAIGN_WIDGET_KEYS}
 
+CAMPAIGN_MODEL_CAPTION = (
+    "A richer money model than the two business costs above. It counts each kept customer's "
+    "value, a contact cost for every customer contacted and an offer cost for every accepted "
+    "offer, including offers taken by customers who would have stayed. It sets the campaign "
+    "and EMP figures only: the threshold in use still comes from the two business costs."
+)
+THRESHOLDS_CAPTION = (
+    "Why thresholds differ: the threshold in use minimises the business costs on training "
+    "data, and decisions use it. The cost-optimal threshold on test resamples does the same on "
+    "re-drawn test customers, for information only, because choosing on the test set would "
+    "flatter its figures. The profit-optimal threshold maximises money under the campaign "
+    "model, a different goal."
+)
+
 
 @dataclass
 class RunContext:
@@ -85,30 +99,34 @@ def campaign_widgets() -> CampaignSettings:
         st.session_state.setdefault(stored_key, defaults[name])
 
     sidebar = st.sidebar
-    sidebar.markdown("**Retention campaign**")
+    sidebar.markdown("**Retention campaign model**")
+    sidebar.caption(CAMPAIGN_MODEL_CAPTION)
     _campaign_input(
-        "Horizon (months of MonthlyCharges per kept customer)",
+        "Horizon in months (campaign model)",
         "horizon_months",
         step=1.0,
-        help="A kept customer is worth their monthly charges times this many months.",
+        help="A kept customer is worth their MonthlyCharges times this many months.",
     )
     _campaign_input(
-        "Offer cost (money per accepted offer)",
+        "Retention offer cost (campaign model)",
         "offer_cost",
         step=5.0,
-        help="What one accepted retention offer costs, for example a discount.",
+        help="Money per accepted retention offer, for example a discount. It is not the "
+        "cost of an unneeded offer above, which only weighs errors when the threshold in use "
+        "is chosen.",
     )
     _campaign_input(
-        "Contact cost (money per customer contacted)",
+        "Contact cost (campaign model)",
         "contact_cost",
         step=1.0,
-        help="What reaching one customer costs, for example a call or a mail.",
+        help="Money per customer contacted, for example a call or a mail.",
     )
     _campaign_input(
-        "Acceptance rate (share of contacted churners who stay)",
+        "Acceptance rate (campaign model)",
         "acceptance_rate",
         step=0.05,
-        help="A share from 0 to 1: 0.3 means 3 in 10 contacted churners accept and stay.",
+        help="Share of contacted churners who accept the offer and stay, from 0 to 1: 0.3 "
+        "means 3 in 10.",
     )
 
     values = {name: st.session_state[key] for name, key in CAMPAIGN_STORED_KEYS.items()}
@@ -196,12 +214,15 @@ def _run_display_label(run: pd.Series) -> str:
 
 
 def threshold_caption(context: RunContext) -> str:
-    """Describe where the decision threshold comes from."""
+    """Describe the threshold in use and where it comes from."""
     if context.threshold_is_manual:
-        return f"Threshold {context.threshold:.4f}, set by hand on the Threshold & cost page."
+        return (
+            f"Threshold in use: {context.threshold:.4f}, set by hand on the Threshold & cost page."
+        )
     return (
-        f"Threshold {context.threshold:.4f}: the lowest cost on the out-of-fold predictions "
-        f"at costs {context.cost_fn:g} (missed churner) and {context.cost_fp:g} (unneeded offer). "
-        "Out-of-fold predictions are scores for training customers from models that did not "
-        "see those customers, so choosing the threshold on them keeps the test figures honest."
+        f"Threshold in use: {context.threshold:.4f}, cost-optimal on training data: the lowest "
+        f"cost on the out-of-fold predictions at costs {context.cost_fn:g} (missed churner) and "
+        f"{context.cost_fp:g} (unneeded offer). Out-of-fold predictions are scores for training "
+        "customers from models that did not see those customers, so choosing the threshold on "
+        "them keeps the test figures honest."
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import state, value_tabs
-from dashboard.value_common import load_run_context, threshold_caption
+from dashboard.value_common import THRESHOLDS_CAPTION, load_run_context, threshold_caption
 
 state.init_state()
 st.title("Business value")
@@ -21,6 +21,7 @@ st.markdown(
 )
 context = load_run_context()
 st.caption(threshold_caption(context))
+st.caption(THRESHOLDS_CAPTION)
 
 # The uncertainty tab comes first, so the band is what a reader sees before any figure.
 uncertainty, campaign, capacity, calibration, emp = st.tabs(

@@ -7,7 +7,13 @@ import streamlit as st
 
 from core.audit import DataAudit, audit_frame
 from core.data import read_csv_file
-from core.schema import NUMERIC_COLUMNS, TARGET_COLUMN
+from core.schema import (
+    CATEGORICAL_COLUMNS,
+    CATEGORY_VALUES,
+    ID_COLUMN,
+    NUMERIC_COLUMNS,
+    TARGET_COLUMN,
+)
 from core.validation import DataValidationError, normalise_target, validate_frame
 from dashboard import charts, data_access, state
 
@@ -15,6 +21,20 @@ UNITS = {"tenure": "months", "MonthlyCharges": "money per month", "TotalCharges"
 UPLOAD_KEY = "audit.upload"
 # Short: a metric label in a fifth of the page width is cut after about 20 characters.
 DUPLICATES_WITHOUT_ID_LABEL = "Duplicates (no id)"
+# st.dataframe rows are 35 pixels high, plus one row for the header and a margin for borders
+# (measured in Chromium with Streamlit 1.67: 3 pixels still cut the last row of a short table).
+TABLE_ROW_PX = 35
+TABLE_MARGIN_PX = 12
+SUMMARY_LABELS = {
+    "count": "Customers with a value",
+    "mean": "Mean",
+    "std": "Standard deviation",
+    "min": "Minimum",
+    "25%": "Lower quartile",
+    "50%": "Median",
+    "75%": "Upper quartile",
+    "max": "Maximum",
+}
 
 
 @st.cache_data(show_spinner="Auditing the data…", max_entries=8)
@@ -68,11 +88,48 @@ def _headline(audit: DataAudit) -> None:
     )
 
 
+def plain_kind(dtype: str) -> str:
+    """Name a pandas dtype in plain words, such as "text", "whole number" or "decimal"."""
+    if dtype.startswith(("int", "uint", "Int", "UInt")):
+        return "whole number"
+    if dtype.startswith(("float", "Float")):
+        return "decimal"
+    if dtype in ("bool", "boolean"):
+        return "yes/no"
+    if dtype in ("str", "object", "string") or dtype.startswith("string"):
+        return "text"
+    return dtype
+
+
+def column_role(column: str) -> str:
+    """Name how the models use a column: id, target, category or number."""
+    if column == ID_COLUMN:
+        return "id (not used)"
+    if column == TARGET_COLUMN:
+        return "predicted"
+    if column in CATEGORICAL_COLUMNS:
+        return "category"
+    if column in NUMERIC_COLUMNS:
+        return "number"
+    return "not used"
+
+
+def table_height(rows: int) -> int:
+    """Return a st.dataframe height in pixels that shows every row without scrolling."""
+    return TABLE_ROW_PX * (rows + 1) + TABLE_MARGIN_PX
+
+
 def _types_and_missing(audit: DataAudit) -> None:
-    left, right = st.columns([1, 2])
-    types = pd.DataFrame({"column": list(audit.dtypes), "type": list(audit.dtypes.values())})
+    left, right = st.columns([5, 7])
+    types = pd.DataFrame(
+        {
+            "column": list(audit.dtypes),
+            "stored as": [plain_kind(dtype) for dtype in audit.dtypes.values()],
+            "used as": [column_role(column) for column in audit.dtypes],
+        }
+    )
     left.markdown("**Column types**")
-    left.dataframe(types, hide_index=True, height=420, key="audit.types")
+    left.dataframe(types, hide_index=True, height=table_height(len(types)), key="audit.types")
     right.plotly_chart(charts.missing_values_figure(audit.missing), key="audit.missing_chart")
     gaps = audit.missing[audit.missing["total"] > 0]
     if gaps.empty:
@@ -80,6 +137,42 @@ def _types_and_missing(audit: DataAudit) -> None:
     else:
         listed = ", ".join(f"{column} ({int(n):,})" for column, n in gaps["total"].items())
         right.caption(f"Columns with missing or blank cells: {listed}.")
+
+
+def unknown_categories(frame: pd.DataFrame) -> pd.DataFrame:
+    """List category values that the published Telco data does not contain.
+
+    Returns:
+        One row per unknown value, with `column`, `value` and `rows` (how many rows hold it).
+        Missing and blank cells are left out, because the missing-values chart counts them.
+    """
+    found = []
+    for column, known in CATEGORY_VALUES.items():
+        if column not in frame.columns:
+            continue
+        values = frame[column].dropna().astype("str").str.strip()
+        values = values[(values != "") & ~values.isin(known)]
+        for value, rows in values.value_counts().items():
+            found.append({"column": column, "value": value, "rows": int(rows)})
+    return pd.DataFrame(found, columns=["column", "value", "rows"])
+
+
+def _unknown_categories(frame: pd.DataFrame) -> None:
+    unknown = unknown_categories(frame)
+    if unknown.empty:
+        st.caption("Every category value is one the published Telco data contains.")
+        return
+    listed = ", ".join(
+        f"{row.column} {row.value!r} ({row.rows:,} rows)" for row in unknown.head(5).itertuples()
+    )
+    more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
+    st.warning(
+        f"Unknown categories: {listed}{more}. The published Telco data has no such values, so "
+        "no model has learnt from them. Check them for typos or new products before training "
+        "or scoring.",
+        icon=":material/warning:",
+    )
+    st.dataframe(unknown, hide_index=True, key="audit.unknown_categories")
 
 
 def _balance(audit: DataAudit) -> None:
@@ -116,7 +209,11 @@ def _distributions(frame: pd.DataFrame, audit: DataAudit) -> None:
         charts.distribution_figure(values, _churn_labels(frame), UNITS.get(column, "value")),
         key="audit.distribution",
     )
-    st.dataframe(audit.numeric_summary.style.format("{:,.2f}"), key="audit.numeric_summary")
+    # One row per statistic, so the long plain labels fit as row names.
+    summary = audit.numeric_summary.rename(columns=SUMMARY_LABELS).T
+    counts = pd.IndexSlice[[SUMMARY_LABELS["count"]], :]
+    styled = summary.style.format("{:,.2f}").format("{:,.0f}", subset=counts)
+    st.dataframe(styled, height=table_height(len(summary)), key="audit.numeric_summary")
 
 
 def _categories(audit: DataAudit) -> None:
@@ -143,6 +240,7 @@ def _render() -> None:
     frame, audit, label = chosen
     st.caption(f"Auditing {label}.")
     _headline(audit)
+    _unknown_categories(frame)
     _types_and_missing(audit)
     st.subheader("Churn balance")
     _balance(audit)

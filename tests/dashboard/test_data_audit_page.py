@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pandas as pd
+import pyarrow as pa
 import pytest
 from page_helpers import metric_value, open_page, plotly_specs, plotted, texts
 
@@ -81,3 +83,64 @@ def test_headline_labels_fit(real_store_env):
     assert long_labels == []
     assert len(duplicates) == 1
     assert "customerID is dropped" in duplicates[0].help
+
+
+def styled_cells(element) -> pd.DataFrame:
+    """Return the text a styled st.dataframe shows, one string per cell."""
+    raw = element.proto.arrow_data.styler.display_values
+    return pa.ipc.open_stream(raw).read_pandas()
+
+
+def find_table(app, column: str):
+    """Return the first st.dataframe on the page that has this column."""
+    for element in app.dataframe:
+        if column in element.value.columns:
+            return element
+    raise AssertionError(f"no table with column {column!r}")
+
+
+def test_column_types_in_plain_words(real_store_env):
+    app = open_page(PAGE)
+    types = find_table(app, "stored as").value
+
+    assert len(types) == 21
+    assert set(types["stored as"]) <= {"text", "whole number", "decimal"}
+    assert types.set_index("column").loc["tenure", "stored as"] == "whole number"
+    assert types.set_index("column").loc["SeniorCitizen", "used as"] == "category"
+
+
+def test_numeric_summary_plain_labels(real_store_env):
+    app = open_page(PAGE)
+    table = find_table(app, "MonthlyCharges")
+    cells = styled_cells(table)
+
+    assert "std" not in table.value.index
+    assert "25%" not in table.value.index
+    first = ["Customers with a value", "Mean", "Standard deviation"]
+    assert list(table.value.index[:3]) == first
+    assert list(cells.loc["Customers with a value"]) == ["7,043", "7,043", "7,032"]
+    assert cells.loc["Mean", "tenure"] == "32.37"
+
+
+def test_real_data_has_no_unknown_category(real_store_env, trained_store):
+    if trained_store.data_path is None:
+        pytest.skip("real data not present")
+    app = open_page(PAGE)
+
+    assert not app.warning
+    assert "Every category value is one the published Telco data contains." in texts(app)
+
+
+def test_unknown_category_is_flagged(real_store_env):
+    frame = generate_telco(n_rows=300, seed=5)
+    frame.loc[:2, "Contract"] = "Three year"
+    frame.loc[3, "PaymentMethod"] = " Mailed check "  # padding alone is not a new category
+    app = open_page(PAGE)
+    upload = frame.to_csv(index=False).encode()
+    app.file_uploader(key="audit.upload").upload("new.csv", upload, "text/csv").run()
+
+    assert not app.exception
+    assert len(app.warning) == 1
+    assert "Contract 'Three year' (3 rows)" in app.warning[0].value
+    flagged = find_table(app, "value").value
+    assert flagged.to_dict("records") == [{"column": "Contract", "value": "Three year", "rows": 3}]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -10,9 +12,12 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.decisions import latest_decision, list_scenarios
-from core.uncertainty import cost_band
+from core.registry import resolve_model_name
+from core.report import MeetingSummary, build_meeting_summary
+from core.uncertainty import cost_band, profit_interval
 from core.value import CampaignSettings, campaign_curve, gains_table, sensitivity_table
-from dashboard import charts_value, state
+from dashboard import charts_value, decision_tabs, state, value_tabs
+from dashboard.value_common import RunContext
 
 PAGES = Path(__file__).resolve().parents[2] / "dashboard" / "views"
 TIMEOUT = 60
@@ -52,20 +57,20 @@ def test_business_value_renders_every_tab(store):
     ]
     labels = metric_labels(app)
     assert "Savings vs contacting no one" in labels
-    assert "Expected profit per test customer" in labels
+    assert "Profit per test customer" in labels
     assert "EMP per customer" in labels
-    assert "Theoretical threshold FP / (FP + FN)" in labels
+    assert "Theoretical threshold" in labels
     assert not app.error
 
 
 @pytest.mark.slow
 def test_zero_horizon_keeps_last_view(store):
     app = run_page("business_value.py")
-    profit_before = next(m.value for m in app.metric if m.label.startswith("Expected profit"))
+    profit_before = next(m.value for m in app.metric if m.label == "Profit per test customer")
     app.number_input(key="value.horizon_months").set_value(0.0).run()
     assert not app.exception
     assert "horizon_months=0" in app.sidebar.error[0].value
-    profit_after = next(m.value for m in app.metric if m.label.startswith("Expected profit"))
+    profit_after = next(m.value for m in app.metric if m.label == "Profit per test customer")
     assert profit_after == profit_before
 
 
@@ -80,9 +85,9 @@ def test_acceptance_outside_unit_interval(store):
 @pytest.mark.slow
 def test_horizon_change_moves_profit(store):
     app = run_page("business_value.py")
-    before = next(m.value for m in app.metric if m.label.startswith("Expected profit"))
+    before = next(m.value for m in app.metric if m.label == "Profit per test customer")
     app.number_input(key="value.horizon_months").set_value(36.0).run()
-    after = next(m.value for m in app.metric if m.label.startswith("Expected profit"))
+    after = next(m.value for m in app.metric if m.label == "Profit per test customer")
     assert after != before
 
 
@@ -108,8 +113,8 @@ def test_calibration_adds_brier(store):
     app = run_page("business_value.py")
     app.radio(key="value.calibration_method").set_value("isotonic").run()
     labels = metric_labels(app)
-    assert "Brier score, raw (test)" in labels
-    assert "Brier score, isotonic (test)" in labels
+    assert "Brier score (raw)" in labels
+    assert "Brier score (Isotonic)" in labels
 
 
 @pytest.mark.slow
@@ -285,3 +290,203 @@ def test_decision_names_model_for_people(store, trained_store):
     current = next(md.value for md in app.markdown if md.value.startswith("**Current decision"))
     assert "Logistic regression · " in current
     assert "logistic_regression" not in current
+
+
+@pytest.mark.slow
+def test_thresholds_named_by_goal(store):
+    app = run_page("business_value.py")
+    captions = " ".join(caption.value for caption in app.caption)
+    labels = metric_labels(app)
+
+    assert "Threshold in use: " in captions
+    assert "cost-optimal on training data" in captions
+    assert "Why thresholds differ" in captions
+    assert "Cost-optimal on test resamples" in labels
+    assert "Profit-optimal threshold" in labels
+    assert "Profit at threshold in use" in labels
+    assert "for information only" in captions
+    assert not [label for label in labels if "Best" in label]
+
+
+@pytest.mark.slow
+def test_metric_labels_fit_cards(store):
+    app = run_page("business_value.py")
+    labels = metric_labels(app)
+
+    # A card in a quarter of the page cuts a label of more than about 30 characters.
+    assert [label for label in labels if len(label) > 30] == []
+    assert not [label for label in labels if "out-of-fold" in label]
+
+
+@pytest.mark.slow
+def test_profit_interval_under_card(store):
+    app = run_page("business_value.py")
+    campaign = app.tabs[1]
+    captions = [caption.value for caption in campaign.caption]
+    profit = float(next(m.value for m in campaign.metric if m.label == "Profit per test customer"))
+
+    assert not [text for text in captions if "Profit interval (90 %" in text]
+    intervals = [text for text in captions if re.fullmatch(r"90 % interval: \S+ to \S+", text)]
+    assert len(intervals) == 2
+    low, high = (float(part) for part in re.findall(r"-?[\d.]+", intervals[0])[1:])
+    assert low <= profit <= high
+
+
+@pytest.mark.slow
+def test_campaign_inputs_named_apart(store):
+    app = run_page("business_value.py")
+    labels = [widget.label for widget in app.sidebar.number_input]
+    captions = " ".join(caption.value for caption in app.sidebar.caption)
+
+    assert "Retention offer cost (campaign model)" in labels
+    assert all("(campaign model)" in label for label in labels)
+    assert "A richer money model than the two business costs" in captions
+
+
+@pytest.mark.slow
+def test_contact_list_plain_headers(store):
+    app = run_page("business_value.py")
+    listing = app.dataframe[0].value
+
+    assert list(listing.columns) == [
+        "Rank",
+        "Customer ID",
+        "Churn probability",
+        "Customer value (money)",
+    ]
+
+
+@pytest.mark.slow
+def test_emp_inputs_plain_labels(store):
+    app = run_page("business_value.py")
+    alpha = app.number_input(key="value.emp_alpha")
+    clv = app.number_input(key="value.emp_clv")
+    captions = " ".join(caption.value for caption in app.caption)
+    emp = next(m for m in app.metric if m.label == "EMP per customer")
+
+    assert alpha.label == "Accepting customers (weight)"
+    assert "Technical term: alpha" in alpha.help
+    assert clv.label == "Value of a kept customer (money)"
+    assert "Beta(" not in captions
+    assert "around a mean of 30 %" in captions
+    assert "Beta(6, 14)" in emp.proto.help
+
+
+@pytest.mark.slow
+def test_calibration_options_and_sentence(store):
+    app = run_page("business_value.py")
+    radio = app.radio(key="value.calibration_method")
+
+    assert radio.options == ["None", "Isotonic", "Sigmoid (Platt)"]
+    sentence = next(md.value for md in app.markdown if "Raw probabilities:" in md.value)
+    assert "mean predicted churn risk" in sentence
+    radio.set_value("sigmoid").run()
+    assert any("Sigmoid (Platt) probabilities:" in md.value for md in app.markdown)
+    assert "Brier score (Sigmoid (Platt))" in metric_labels(app)
+
+
+@pytest.mark.parametrize(
+    ("scores", "words"),
+    [
+        ([0.5, 0.5, 0.5, 0.5], "overstate the risk by 25.0 percentage points"),
+        ([0.0, 0.0, 0.0, 0.1], "understate the risk by 22.5 percentage points"),
+        ([0.3, 0.2, 0.2, 0.3], "match the observed rate on average"),
+    ],
+)
+def test_calibration_sentence_direction(scores, words):
+    sentence = value_tabs.calibration_sentence("raw", np.array([1, 0, 0, 0]), np.array(scores))
+    assert words in sentence
+
+
+@pytest.mark.slow
+def test_version_placeholder_uses_registry_name(store):
+    app = run_page("decisions.py")
+    version = app.text_input(key="decisions.model_version")
+
+    assert version.placeholder == f"{resolve_model_name()}/3"
+
+
+@pytest.mark.slow
+def test_sensitivity_marks_current_ratio(store):
+    app = run_page("decisions.py")
+    spec = next(
+        json.loads(chart.proto.spec)
+        for chart in app.get("plotly_chart")
+        if "Sensitivity" in json.loads(chart.proto.spec)["layout"]["title"]["text"]
+    )
+    ticks = spec["layout"]["yaxis2"]["tickvals"]
+
+    assert [shape["x0"] for shape in spec["layout"]["shapes"]] == [10.0]
+    assert "current ratio 10" in spec["layout"]["annotations"][0]["text"]
+    assert ticks[0] == 0.0
+    steps = {round(b - a, 9) for a, b in zip(ticks, ticks[1:], strict=False)}
+    assert len(steps) == 1
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "expected"),
+    [
+        (0.0, 10.19, [0.0, 2.5, 5.0, 7.5, 10.0, 12.5]),
+        (0.0, 0.75, [0.0, 0.2, 0.4, 0.6, 0.8]),
+        (0.0, 3.0, [0.0, 1.0, 2.0, 3.0]),
+        (2.0, 2.0, [2.0, 3.0]),
+    ],
+)
+def test_nice_ticks(low, high, expected):
+    assert charts_value.nice_ticks(low, high) == expected
+
+
+def summary_case() -> tuple[MeetingSummary, RunContext]:
+    labels, scores = chart_case()
+    rows = pd.DataFrame(
+        {
+            "customerID": [f"C{i}" for i in range(300)],
+            "y_true": labels,
+            "y_score": scores,
+            "customer_value": np.full(300, 500.0),
+        }
+    )
+    context = RunContext(
+        run_id="run",
+        run_label="Logistic regression",
+        predictions=rows.assign(split="test"),
+        oof=rows,
+        test=rows,
+        cost_fn=10.0,
+        cost_fp=1.0,
+        campaign=CampaignSettings(),
+        threshold=0.2,
+        threshold_is_manual=False,
+    )
+    summary = build_meeting_summary(
+        rows,
+        threshold=0.2,
+        cost_fn=10.0,
+        cost_fp=1.0,
+        run_label="Logistic regression",
+        campaign=CampaignSettings(),
+        n_resamples=20,
+    )
+    return summary, context
+
+
+def test_summary_names_each_threshold():
+    summary, context = summary_case()
+    named = dict(decision_tabs.summary_with_named_thresholds(summary, context).key_numbers)
+
+    assert "Optimal threshold on the test set" not in named
+    assert "Cost-optimal threshold on test resamples (for information only)" in named
+    assert named["Threshold in use"].startswith("0.2000, cost-optimal on training data")
+    assert "Profit-optimal threshold for the campaign model (training data)" in named
+
+
+def test_summary_profit_matches_page():
+    summary, context = summary_case()
+    named = dict(decision_tabs.summary_with_named_thresholds(summary, context).key_numbers)
+    test = context.test
+    in_use = profit_interval(
+        test["y_true"], test["y_score"], test["customer_value"], 0.2, CampaignSettings()
+    )
+
+    shown = named["Campaign profit per test customer at the threshold in use"]
+    assert shown.startswith(f"{in_use.point:.2f} (")
