@@ -215,7 +215,10 @@ def build_meeting_summary(
         ("Test customers contacted", f"{counts.n_contacted:,} of {labels.size:,}"),
         ("Cost per customer", format_interval(band.cost_at_threshold)),
         ("Savings per customer vs contacting no one", format_interval(band.savings_at_threshold)),
-        ("Optimal threshold on the test set", format_interval(band.optimal_threshold)),
+        (
+            "Cost-optimal threshold on test resamples (for information only)",
+            format_interval(band.optimal_threshold),
+        ),
     ]
     if campaign is not None and "customer_value" in test.columns:
         profit = profit_interval(
@@ -226,7 +229,12 @@ def build_meeting_summary(
             campaign,
             n_resamples=n_resamples,
         )
-        key_numbers.append(("Expected campaign profit per customer", format_interval(profit, 2)))
+        key_numbers.append(
+            (
+                "Campaign profit per test customer at the threshold in use",
+                format_interval(profit, 2),
+            )
+        )
     return MeetingSummary(
         title="Churn retention decision",
         run_label=run_label,

@@ -29,13 +29,6 @@ AUTHOR_KEY = "decisions.author"
 VERSION_KEY = "decisions.model_version"
 REAPPLY_KEY = "decisions.reapply_choice"
 MESSAGE_KEY = "decisions.message"
-# Labels of `core.report.build_meeting_summary` renamed for the reader of the summary.
-SUMMARY_LABELS = {
-    "Optimal threshold on the test set": "Cost-optimal threshold on test resamples "
-    "(for information only)",
-    "Expected campaign profit per customer": "Campaign profit per test customer at the "
-    "threshold in use",
-}
 
 
 def scenarios_tab(context: RunContext) -> None:
@@ -172,11 +165,7 @@ def summary_with_named_thresholds(summary: MeetingSummary, context: RunContext) 
     Adds the campaign model's profit-optimal threshold, so the summary shows the same two
     profits as the Business value page.
     """
-    # TODO: move these labels into `core.report.build_meeting_summary`, because this
-    # relabelling silently stops working when its label strings change.
-    key_numbers = [
-        (SUMMARY_LABELS.get(label, label), value) for label, value in summary.key_numbers
-    ]
+    key_numbers = list(summary.key_numbers)
     origin = (
         "set by hand"
         if context.threshold_is_manual

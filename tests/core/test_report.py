@@ -85,6 +85,6 @@ def test_build_summary_key_numbers():
     )
     labels = [label for label, _ in summary.key_numbers]
     assert "Savings per customer vs contacting no one" in labels
-    assert "Expected campaign profit per customer" in labels
+    assert "Campaign profit per test customer at the threshold in use" in labels
     assert summary.confusion.n_contacted == int((scores >= 0.3).sum())
     assert summary.band.threshold == 0.3
