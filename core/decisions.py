@@ -32,6 +32,7 @@ from mlflow.tracking import MlflowClient
 
 from core.config import resolve_tracking_uri
 from core.costs import check_costs, confusion_curve, optimal_threshold
+from core.tracking import ensure_experiment
 from core.uncertainty import cost_band
 from core.value import CampaignSettings, campaign_profit_at
 
@@ -87,7 +88,7 @@ class Decision:
         savings_low: Lower end of the bootstrap interval of `expected_savings`.
         savings_high: Upper end of that interval.
         campaign: Retention-campaign settings as `CampaignSettings.as_dict()`, or None.
-        model_version: Registered model version, such as "churn-model/3", or "".
+        model_version: Registered model version, such as "churnlab-churn/3", or "".
         note: Free text for the record.
         author: Who adopted it; the OS user by default.
         created_at: ISO 8601 time in UTC, set on adoption.
@@ -299,15 +300,7 @@ def _client(tracking_uri: str | None) -> MlflowClient:
 
 
 def _experiment_id(client: MlflowClient) -> str:
-    name = decisions_experiment()
-    experiment = client.get_experiment_by_name(name)
-    if experiment is not None:
-        return experiment.experiment_id
-    try:
-        return client.create_experiment(name)
-    except MlflowException:
-        # Another session created it between the lookup and the creation.
-        return client.get_experiment_by_name(name).experiment_id
+    return ensure_experiment(client, decisions_experiment())
 
 
 def _prefixed(prefix: str, values: dict[str, float] | None) -> dict[str, float]:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import mlflow
 import pandas as pd
+import sqlalchemy
 from mlflow.entities import RunStatus
 from mlflow.tracking import MlflowClient
 
@@ -32,8 +33,41 @@ def configure_tracking(
     """
     uri = resolve_tracking_uri(tracking_uri)
     mlflow.set_tracking_uri(uri)
-    experiment_obj = mlflow.set_experiment(resolve_experiment(experiment))
+    name = resolve_experiment(experiment)
+    ensure_experiment(MlflowClient(tracking_uri=uri), name)
+    experiment_obj = mlflow.set_experiment(name)
     return uri, experiment_obj.experiment_id
+
+
+def ensure_experiment(client: MlflowClient, name: str) -> str:
+    """Return the id of the experiment `name`, creating it when it is missing.
+
+    On a SQLite store, a new experiment keeps its artifacts in `mlruns/` beside the
+    database file. MLflow's default is `mlruns/` in the working folder, so a store given as
+    `sqlite:////elsewhere/mlflow.db` would otherwise write its models into the folder the
+    command ran in.
+    """
+    experiment = client.get_experiment_by_name(name)
+    if experiment is not None:
+        return experiment.experiment_id
+    database = sqlite_database(client.tracking_uri)
+    location = None if database is None else (Path(database).parent / "mlruns").as_uri()
+    try:
+        return client.create_experiment(name, artifact_location=location)
+    except mlflow.exceptions.MlflowException:
+        # Another process created it between the lookup and the creation.
+        return client.get_experiment_by_name(name).experiment_id
+
+
+def sqlite_database(url: str) -> str | None:
+    """Return the file path of a SQLite URL, or None for other URLs and in-memory ones."""
+    if not url.startswith("sqlite"):
+        return None
+    try:
+        database = sqlalchemy.make_url(url).database
+    except sqlalchemy.exc.ArgumentError:
+        return None
+    return None if not database or database == ":memory:" else database
 
 
 @contextlib.contextmanager

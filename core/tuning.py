@@ -57,7 +57,7 @@ from core.search_spaces import (
     params_from_trial,
     suggest_params,
 )
-from core.tracking import configure_tracking, tracked_run
+from core.tracking import configure_tracking, sqlite_database, tracked_run
 from core.training import SplitData, fit_and_evaluate, log_model_run
 
 logger = logging.getLogger(__name__)
@@ -153,7 +153,7 @@ def open_storage(url: str | None = None) -> optuna.storages.RDBStorage:
 
 def _check_sqlite_folder(url: str) -> None:
     """Raise ValueError at once when a SQLite file's folder is missing, instead of retrying."""
-    database = _sqlite_database(url)
+    database = sqlite_database(url)
     if database is None:
         return
     folder = Path(database).parent
@@ -174,7 +174,7 @@ def _sqlite_creation_lock(url: str) -> Iterator[None]:
     they take turns. Other URLs, and files whose folder is missing, are not locked.
     NOTE: fcntl locks exist on POSIX systems only.
     """
-    database = _sqlite_database(url)
+    database = sqlite_database(url)
     if database is None or not Path(database).parent.is_dir():
         yield
         return
@@ -184,17 +184,6 @@ def _sqlite_creation_lock(url: str) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _sqlite_database(url: str) -> str | None:
-    """Return the file path of a SQLite URL, or None for other URLs and in-memory ones."""
-    if not url.startswith("sqlite"):
-        return None
-    try:
-        database = sqlalchemy.make_url(url).database
-    except sqlalchemy.exc.ArgumentError:
-        return None
-    return None if not database or database == ":memory:" else database
 
 
 def _with_retries(
