@@ -120,12 +120,34 @@ def cost_band_svg(band: CostBand) -> str:
         f"y2='{bottom}'/>"
         f"<line class='axis' x1='{SVG_MARGIN}' y1='{SVG_MARGIN}' x2='{SVG_MARGIN}' "
         f"y2='{bottom}'/>"
-        f"<text x='{SVG_WIDTH / 2}' y='{SVG_HEIGHT - 10}'>threshold "
+        + _ticks_svg(x_values, y_max, x_pixel, y_pixel)
+        + f"<text x='{SVG_WIDTH / 2}' y='{SVG_HEIGHT - 10}'>threshold "
         f"({x_values[0]:g} to {x_values[-1]:g})</text>"
         f"<text x='4' y='{SVG_MARGIN - 12}'>cost per customer (0 to {y_max:.2f}), "
         f"{percent} % band over {band.n_resamples} resamples</text>"
         "</svg>"
     )
+
+
+def _ticks_svg(x_values: np.ndarray, y_max: float, x_pixel, y_pixel) -> str:
+    """Draw short tick marks with their values: five on the threshold axis, five on cost."""
+    bottom = SVG_HEIGHT - SVG_MARGIN
+    parts = []
+    for x in np.linspace(x_values[0], x_values[-1], 5):
+        px = x_pixel(x)
+        parts.append(
+            f"<line class='axis' x1='{px:.1f}' y1='{bottom}' x2='{px:.1f}' y2='{bottom + 5}'/>"
+            f"<text class='tick' x='{px:.1f}' y='{bottom + 17}' text-anchor='middle'>"
+            f"{x:.2f}</text>"
+        )
+    for y in np.linspace(0.0, y_max, 5):
+        py = y_pixel(y)
+        parts.append(
+            f"<line class='axis' x1='{SVG_MARGIN - 5}' y1='{py:.1f}' x2='{SVG_MARGIN}' "
+            f"y2='{py:.1f}'/><text class='tick' x='{SVG_MARGIN - 8}' y='{py + 4:.1f}' "
+            f"text-anchor='end'>{y:.2f}</text>"
+        )
+    return "".join(parts)
 
 
 def _key_numbers_table(key_numbers: list[tuple[str, str]]) -> str:

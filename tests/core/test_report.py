@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from core.costs import ConfusionCounts
-from core.report import MeetingSummary, build_meeting_summary, render_meeting_summary
+from core.report import (
+    MeetingSummary,
+    build_meeting_summary,
+    cost_band_svg,
+    render_meeting_summary,
+)
 from core.uncertainty import cost_band
 from core.value import CampaignSettings
 
@@ -43,6 +50,15 @@ def test_report_contains_key_parts(band):
     assert "<polygon class='band'" in page
     assert "10 (TP)" in page
     assert "<li>Contract (0.400)</li>" in page
+
+
+def test_cost_chart_labels_its_ticks(band):
+    svg = cost_band_svg(band)
+    ticks = re.findall(r"<text class='tick'[^>]*>([0-9.]+)</text>", svg)
+    assert len(ticks) == 10
+    assert ticks[0] == f"{band.grid[0]:.2f}"
+    assert ticks[4] == f"{band.grid[-1]:.2f}"
+    assert ticks[5] == "0.00"
 
 
 def test_report_is_self_contained(band):
