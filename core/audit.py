@@ -11,7 +11,13 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from core.schema import CATEGORICAL_COLUMNS, ID_COLUMN, NUMERIC_COLUMNS, TARGET_COLUMN
+from core.schema import (
+    CATEGORICAL_COLUMNS,
+    CATEGORY_VALUES,
+    ID_COLUMN,
+    NUMERIC_COLUMNS,
+    TARGET_COLUMN,
+)
 from core.validation import DataValidationError, normalise_target
 
 logger = logging.getLogger(__name__)
@@ -39,6 +45,9 @@ class DataAudit:
         churn_by_category: For each categorical column present, a frame with columns
             `category`, `customers`, `churners` and `churn_rate`, sorted by churn rate from
             high to low. Empty when the frame has no valid `Churn` column.
+        unknown_categories: One row per category value that the published Telco data does
+            not contain, with `column`, `value` and `rows` (how many rows hold it). Missing
+            and blank cells are left out, because `missing` counts them.
     """
 
     n_rows: int
@@ -51,6 +60,9 @@ class DataAudit:
     target_balance: pd.DataFrame | None
     numeric_summary: pd.DataFrame
     churn_by_category: dict[str, pd.DataFrame] = field(default_factory=dict)
+    unknown_categories: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=["column", "value", "rows"])
+    )
 
 
 def audit_frame(df: pd.DataFrame) -> DataAudit:
@@ -75,6 +87,7 @@ def audit_frame(df: pd.DataFrame) -> DataAudit:
         target_balance=_target_balance(churn),
         numeric_summary=_numeric_summary(df),
         churn_by_category=_churn_by_category(df, churn),
+        unknown_categories=_unknown_categories(df),
     )
     logger.info(
         "Audited %d rows: %d duplicates without id, %d hidden blanks",
@@ -83,6 +96,18 @@ def audit_frame(df: pd.DataFrame) -> DataAudit:
         int(audit.missing["blank"].sum()),
     )
     return audit
+
+
+def _unknown_categories(df: pd.DataFrame) -> pd.DataFrame:
+    found = []
+    for column, known in CATEGORY_VALUES.items():
+        if column not in df.columns:
+            continue
+        values = df[column].dropna().astype("str").str.strip()
+        values = values[(values != "") & ~values.isin(known)]
+        for value, rows in values.value_counts().items():
+            found.append({"column": column, "value": value, "rows": int(rows)})
+    return pd.DataFrame(found, columns=["column", "value", "rows"])
 
 
 def _churn_flags(df: pd.DataFrame) -> pd.Series | None:

@@ -9,7 +9,6 @@ from core.audit import DataAudit, audit_frame
 from core.data import read_csv_file
 from core.schema import (
     CATEGORICAL_COLUMNS,
-    CATEGORY_VALUES,
     ID_COLUMN,
     NUMERIC_COLUMNS,
     TARGET_COLUMN,
@@ -139,26 +138,8 @@ def _types_and_missing(audit: DataAudit) -> None:
         right.caption(f"Columns with missing or blank cells: {listed}.")
 
 
-def unknown_categories(frame: pd.DataFrame) -> pd.DataFrame:
-    """List category values that the published Telco data does not contain.
-
-    Returns:
-        One row per unknown value, with `column`, `value` and `rows` (how many rows hold it).
-        Missing and blank cells are left out, because the missing-values chart counts them.
-    """
-    found = []
-    for column, known in CATEGORY_VALUES.items():
-        if column not in frame.columns:
-            continue
-        values = frame[column].dropna().astype("str").str.strip()
-        values = values[(values != "") & ~values.isin(known)]
-        for value, rows in values.value_counts().items():
-            found.append({"column": column, "value": value, "rows": int(rows)})
-    return pd.DataFrame(found, columns=["column", "value", "rows"])
-
-
-def _unknown_categories(frame: pd.DataFrame) -> None:
-    unknown = unknown_categories(frame)
+def _unknown_categories(audit: DataAudit) -> None:
+    unknown = audit.unknown_categories
     if unknown.empty:
         st.caption("Every category value is one the published Telco data contains.")
         return
@@ -240,7 +221,7 @@ def _render() -> None:
     frame, audit, label = chosen
     st.caption(f"Auditing {label}.")
     _headline(audit)
-    _unknown_categories(frame)
+    _unknown_categories(audit)
     _types_and_missing(audit)
     st.subheader("Churn balance")
     _balance(audit)

@@ -128,3 +128,15 @@ def test_generated_audit_consistent(generated_frame):
     assert audit.missing.loc["TotalCharges", "blank"] == blanks
     assert audit.duplicate_ids == 0
     assert np.isclose(audit.target_balance["percent"].sum(), 100.0)
+
+
+def test_real_data_has_no_unknown_categories(real_audit):
+    assert real_audit.unknown_categories.empty
+
+
+def test_unknown_category_counted_with_its_rows(real_frame):
+    frame = real_frame.head(50).copy()
+    frame.loc[frame.index[:3], "Contract"] = "Three year"
+    frame.loc[frame.index[3], "Contract"] = " "
+    unknown = audit_frame(frame).unknown_categories
+    assert unknown.to_dict("records") == [{"column": "Contract", "value": "Three year", "rows": 3}]
