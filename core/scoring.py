@@ -210,6 +210,12 @@ def _read_header(path: Path) -> list[str]:
         ) from None
     if not header:
         raise InvalidRecordsError(f"{path} is empty. Fix: pass a CSV with a header line.")
+    for separator, name in ((";", "semicolons"), ("\t", "tabs")):
+        if len(header) == 1 and separator in header[0]:
+            raise InvalidRecordsError(
+                f"{path} separates its columns with {name}, not commas. Fix: save it as "
+                "comma-separated CSV."
+            )
     return header
 
 

@@ -121,6 +121,18 @@ def test_score_csv_names_invalid_utf8(trained_store, champion_uri, customers_csv
         )
 
 
+def test_score_csv_names_semicolon_separator(trained_store, champion_uri, customers_csv, tmp_path):
+    path = tmp_path / "semicolons.csv"
+    path.write_text(customers_csv.read_text().replace(",", ";"))
+    with pytest.raises(InvalidRecordsError, match="separates its columns with semicolons"):
+        score_csv(
+            path,
+            tmp_path / "out.csv",
+            model_uri=champion_uri,
+            tracking_uri=trained_store.tracking_uri,
+        )
+
+
 def test_score_csv_header_only_rejected(trained_store, champion_uri, customers_csv, tmp_path):
     path = tmp_path / "header_only.csv"
     path.write_text(customers_csv.read_text().splitlines()[0] + "\n")
