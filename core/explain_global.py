@@ -317,29 +317,48 @@ def log_global_explanation(
 
 @dataclass
 class CustomerDecision:
-    """The decision for one customer at a threshold and the expected cost of each action."""
+    """The decision for one customer at a threshold and the expected cost of each action.
+
+    Attributes:
+        probability: The model's output, which the threshold is compared with.
+        threshold: Decision threshold.
+        contact: Whether the customer gets a retention offer.
+        expected_cost_contact: Cost expected from contacting: `cost_fp` if they stay.
+        expected_cost_no_contact: Cost expected from not contacting: `cost_fn` if they leave.
+        calibrated_probability: The chance of churn that the expected costs use: the
+            calibrated probability when one is given, else `probability`.
+    """
 
     probability: float
     threshold: float
     contact: bool
     expected_cost_contact: float
     expected_cost_no_contact: float
+    calibrated_probability: float
 
 
 def customer_decision(
-    probability: float, threshold: float, cost_fn: float, cost_fp: float
+    probability: float,
+    threshold: float,
+    cost_fn: float,
+    cost_fp: float,
+    calibrated_probability: float | None = None,
 ) -> CustomerDecision:
     """Decide whether to contact a customer: contact when `probability >= threshold`.
 
-    The expected costs take the probability at face value: contacting costs `cost_fp`
-    if the customer stays, not contacting costs `cost_fn` if the customer leaves.
+    The threshold was chosen on the model's raw outputs, so the decision compares the raw
+    output. The expected costs need a real chance of churn: with class weights the raw
+    output overstates it, so pass `calibrated_probability` (for example from
+    `core.calibration.fit_calibrator` on the run's out-of-fold predictions) when there is one.
     """
+    chance = float(probability if calibrated_probability is None else calibrated_probability)
     return CustomerDecision(
         probability=float(probability),
         threshold=float(threshold),
         contact=bool(probability >= threshold),
-        expected_cost_contact=(1.0 - probability) * cost_fp,
-        expected_cost_no_contact=probability * cost_fn,
+        expected_cost_contact=(1.0 - chance) * cost_fp,
+        expected_cost_no_contact=chance * cost_fn,
+        calibrated_probability=chance,
     )
 
 

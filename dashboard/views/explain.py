@@ -10,6 +10,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core import explain_plots
+from core.calibration import Calibrator, fit_calibrator
 from core.explain import apply_what_if, contribution_table, reasons_sentence
 from core.explain_global import (
     ExplainContext,
@@ -86,18 +87,44 @@ def _run_name(context: ExplainContext) -> str:
     return f"{state.model_display_name(context.model_name)} run {context.run_id[:8]}"
 
 
-def _show_decision(probability: float, threshold: float) -> None:
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _calibrator(run_id: str, tracking_uri: str) -> Calibrator | None:
+    """Fit isotonic calibration on the run's out-of-fold predictions, or None without them."""
+    try:
+        predictions = data_access.load_run_predictions(run_id, tracking_uri)
+        oof = predictions[predictions["split"] == "oof"]
+        return fit_calibrator(oof["y_true"], oof["y_score"])
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def _show_decision(probability: float, threshold: float, calibrator: Calibrator | None) -> None:
     cost_fn, cost_fp = state.get_costs()
-    decision = customer_decision(probability, threshold, cost_fn, cost_fp)
-    columns = st.columns(4)
-    columns[0].metric("Churn probability", f"{100 * probability:.1f}%")
+    calibrated = None if calibrator is None else float(calibrator.transform([probability])[0])
+    decision = customer_decision(probability, threshold, cost_fn, cost_fp, calibrated)
+    columns = st.columns(5)
+    columns[0].metric(
+        "Model score",
+        f"{100 * probability:.1f}%",
+        help="The model's output, which the threshold is compared with. With class weights "
+        "it ranks customers well but overstates how likely they are to leave.",
+    )
     columns[1].metric(
+        "Chance of leaving",
+        f"{100 * decision.calibrated_probability:.1f}%",
+        help="The model score calibrated on the run's out-of-fold predictions (isotonic): "
+        "among training customers with this score, the share who left."
+        if calibrator is not None
+        else "No out-of-fold predictions to calibrate with, so this is the model score.",
+    )
+    columns[2].metric(
         "Decision",
         "Contact" if decision.contact else "Do not contact",
-        help=f"Customers at or above the threshold {threshold:.3f} get a retention offer.",
+        help=f"Customers whose model score is at or above the threshold {threshold:.3f} get a "
+        "retention offer.",
     )
-    columns[2].metric("Expected cost if contacted", f"{decision.expected_cost_contact:,.2f}")
-    columns[3].metric(
+    columns[3].metric("Expected cost if contacted", f"{decision.expected_cost_contact:,.2f}")
+    columns[4].metric(
         "Expected cost if not contacted", f"{decision.expected_cost_no_contact:,.2f}"
     )
 
@@ -106,7 +133,7 @@ def _show_explanation(context: ExplainContext, record, threshold: float) -> floa
     explanation = context.explainer.explain(record)
     table = contribution_table(explanation)
     probability = float(explanation.probability[0])
-    _show_decision(probability, threshold)
+    _show_decision(probability, threshold, _calibrator(context.run_id, data_access.tracking_uri()))
     st.caption(
         "Bars are SHAP contributions in percentage points, from the model's average "
         "output to this customer's probability."

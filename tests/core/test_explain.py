@@ -207,6 +207,14 @@ def test_decision_at_threshold():
     assert decision.expected_cost_no_contact == pytest.approx(3.0)
 
 
+def test_decision_costs_use_calibrated_probability():
+    decision = customer_decision(0.9, 0.25, cost_fn=10.0, cost_fp=1.0, calibrated_probability=0.6)
+    assert decision.contact
+    assert decision.probability == pytest.approx(0.9)
+    assert decision.expected_cost_contact == pytest.approx(0.4)
+    assert decision.expected_cost_no_contact == pytest.approx(6.0)
+
+
 def test_builtin_importance_per_raw_feature(fitted):
     importance = builtin_importance(fitted["xgboost"])
     assert set(importance.index) == set(FEATURE_COLUMNS)
@@ -272,10 +280,16 @@ def test_global_explanation_logged(store_env):
 
 @pytest.mark.slow
 def test_logged_top_features_absent(store_env):
-    assert (
-        logged_top_features(store_env.run_ids["logistic_regression"], store_env.tracking_uri)
-        is None
-    )
+    # A run of its own, because the Explain page tests log explanations to the shared runs.
+    client = MlflowClient(tracking_uri=store_env.tracking_uri)
+    experiment_id = client.get_experiment_by_name(store_env.experiment).experiment_id
+    run = client.create_run(experiment_id, run_name="no-explanations")
+    client.set_terminated(run.info.run_id)
+    try:
+        assert logged_top_features(run.info.run_id, store_env.tracking_uri) is None
+    finally:
+        # Deleted, so the pages' run lists in later tests do not show it.
+        client.delete_run(run.info.run_id)
 
 
 @pytest.mark.slow

@@ -59,13 +59,21 @@ def test_waterfall_ends_at_probability():
     assert trace.x[-1] == pytest.approx(54.0)
 
 
+def metric_value_of(app, label: str) -> str:
+    return next(metric.value for metric in app.metric if metric.label == label)
+
+
 @pytest.mark.slow
 def test_page_explains_high_risk_customer(store):
     app = open_page(store.run_ids["xgboost"])
     assert not app.exception
     labels = [metric.label for metric in app.metric]
-    assert "Churn probability" in labels
+    assert "Model score" in labels
     assert "Decision" in labels
+    score = float(metric_value_of(app, "Model score").rstrip("%"))
+    chance = float(metric_value_of(app, "Chance of leaving").rstrip("%"))
+    # The highest-risk test customer of a class-weighted model: calibration lowers the score.
+    assert chance < score
     figures = charts(app)
     assert len(figures) == 1
     assert figures[0]["data"][0]["type"] == "waterfall"
