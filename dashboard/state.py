@@ -173,6 +173,20 @@ def costs_are_valid(cost_fn: float, cost_fp: float) -> bool:
     return cost_fn > 0 or cost_fp > 0
 
 
+def warn_if_costs_zero(cost_fn: float, cost_fp: float, subject: str) -> bool:
+    """Show the warning for two zero costs and return True, or return False when one is set.
+
+    Args:
+        cost_fn: Cost of a missed churner.
+        cost_fp: Cost of an unneeded offer.
+        subject: What the page compares, in the singular, such as "threshold" or "run".
+    """
+    if costs_are_valid(cost_fn, cost_fp):
+        return False
+    st.warning(f"Both costs are 0, so every {subject} costs nothing. Raise one of them.")
+    return True
+
+
 def show_no_runs() -> None:
     """Tell the user that the store has no runs and how to create them."""
     st.info(NO_RUNS_MESSAGE, icon=":material/info:")

@@ -234,8 +234,7 @@ def main() -> None:
     state.init_state()
     cost_fn, cost_fp = state.cost_widgets()
     st.title("Explain a customer")
-    if not state.costs_are_valid(cost_fn, cost_fp):
-        st.warning("Both costs are 0, so every decision costs nothing. Raise one of them.")
+    if state.warn_if_costs_zero(cost_fn, cost_fp, "decision"):
         return
     run_id = state.ranked_run_picker(data_access.ranked_runs(cost_fn, cost_fp))
     if run_id is None:

@@ -195,8 +195,7 @@ def _render() -> None:
     cost_fn, cost_fp = state.cost_widgets()
     if st.sidebar.button("Reload runs from MLflow", key="leaderboard.reload"):
         data_access.clear_runs_cache()
-    if not state.costs_are_valid(cost_fn, cost_fp):
-        st.warning("Both costs are 0, so every run costs nothing. Raise one of them.")
+    if state.warn_if_costs_zero(cost_fn, cost_fp, "run"):
         return
 
     runs = data_access.load_runs()

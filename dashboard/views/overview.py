@@ -207,8 +207,7 @@ def _render() -> None:
         "(any currency)."
     )
     cost_fn, cost_fp = state.cost_widgets()
-    if not state.costs_are_valid(cost_fn, cost_fp):
-        st.warning("Both costs are 0, so every decision costs nothing. Raise one of them.")
+    if state.warn_if_costs_zero(cost_fn, cost_fp, "decision"):
         return
     ranked = _business_numbers(cost_fn, cost_fp)
     st.markdown(_champion_text(ranked))

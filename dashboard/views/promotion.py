@@ -297,8 +297,7 @@ def main() -> None:
         st.info("No registered versions yet.")
         return
     _versions_table(versions)
-    if not state.costs_are_valid(cost_fn, cost_fp):
-        st.error("Both costs are 0: set at least one above 0 to compare models.")
+    if state.warn_if_costs_zero(cost_fn, cost_fp, "model"):
         return
     _check_step(uri, versions, cost_fn, cost_fp)
     _confirm_step(uri)

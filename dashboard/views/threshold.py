@@ -103,8 +103,7 @@ def _render() -> None:
         "threshold costs on the test customers, who were held out of training."
     )
     cost_fn, cost_fp = state.cost_widgets()
-    if not state.costs_are_valid(cost_fn, cost_fp):
-        st.warning("Both costs are 0, so every threshold costs nothing. Raise one of them.")
+    if state.warn_if_costs_zero(cost_fn, cost_fp, "threshold"):
         return
 
     run_id = state.ranked_run_picker(data_access.ranked_runs(cost_fn, cost_fp))

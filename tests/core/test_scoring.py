@@ -37,6 +37,22 @@ def customers_csv(real_frame, tmp_path):
     return path
 
 
+@pytest.fixture
+def score_file(trained_store, champion_uri, tmp_path):
+    """A function that scores a CSV with the champion into `tmp_path / "out.csv"`."""
+
+    def score(path, **options):
+        return score_csv(
+            path,
+            tmp_path / "out.csv",
+            model_uri=champion_uri,
+            tracking_uri=trained_store.tracking_uri,
+            **options,
+        )
+
+    return score
+
+
 def test_score_csv_matches_pipeline(
     trained_store, champion_uri, customers_csv, real_frame, tmp_path
 ):
@@ -59,90 +75,57 @@ def test_score_csv_matches_pipeline(
     assert not (tmp_path / "scored.csv.partial").exists()
 
 
-def test_score_csv_names_invalid_row(trained_store, champion_uri, real_frame, tmp_path):
+def test_score_csv_names_invalid_row(score_file, real_frame, tmp_path):
     frame = real_frame.head(150).astype({"MonthlyCharges": object})
     frame.loc[frame.index[120], "MonthlyCharges"] = "lots"
     path = tmp_path / "bad_value.csv"
     frame.to_csv(path, index=False)
     with pytest.raises(InvalidRecordsError, match=r"MonthlyCharges' is not a number in row 121"):
-        score_csv(
-            path,
-            tmp_path / "out.csv",
-            model_uri=champion_uri,
-            tracking_uri=trained_store.tracking_uri,
-            chunk_size=50,
-        )
+        score_file(path, chunk_size=50)
     assert not (tmp_path / "out.csv").exists()
     assert not (tmp_path / "out.csv.partial").exists()
 
 
-def test_score_csv_names_malformed_row(trained_store, champion_uri, customers_csv, tmp_path):
+def test_score_csv_names_malformed_row(score_file, customers_csv, tmp_path):
     lines = customers_csv.read_text().splitlines()
     lines[90] += ",surplus"
     path = tmp_path / "malformed.csv"
     path.write_text("\n".join(lines) + "\n")
     with pytest.raises(InvalidRecordsError, match=r"malformed at row 90 .*has 22 fields"):
-        score_csv(
-            path,
-            tmp_path / "out.csv",
-            model_uri=champion_uri,
-            tracking_uri=trained_store.tracking_uri,
-            chunk_size=40,
-        )
+        score_file(path, chunk_size=40)
 
 
-def test_score_csv_names_short_row(trained_store, champion_uri, customers_csv, tmp_path):
+def test_score_csv_names_short_row(score_file, customers_csv, tmp_path):
     lines = customers_csv.read_text().splitlines()
     lines[45] = ",".join(lines[45].split(",")[:-2])
     path = tmp_path / "short.csv"
     path.write_text("\n".join(lines) + "\n")
     with pytest.raises(InvalidRecordsError, match=r"malformed at row 45 .*has 19 fields"):
-        score_csv(
-            path,
-            tmp_path / "out.csv",
-            model_uri=champion_uri,
-            tracking_uri=trained_store.tracking_uri,
-            chunk_size=40,
-        )
+        score_file(path, chunk_size=40)
 
 
-def test_score_csv_names_invalid_utf8(trained_store, champion_uri, customers_csv, tmp_path):
+def test_score_csv_names_invalid_utf8(score_file, customers_csv, tmp_path):
     # The last rows, beyond the first block that the header check decodes.
     head, tail = customers_csv.read_bytes().rsplit(b"Female", 1)
     content = head + b"F\xe9male" + tail
     path = tmp_path / "latin1.csv"
     path.write_bytes(content)
     with pytest.raises(InvalidRecordsError, match="not valid UTF-8. Fix: save it as CSV UTF-8"):
-        score_csv(
-            path,
-            tmp_path / "out.csv",
-            model_uri=champion_uri,
-            tracking_uri=trained_store.tracking_uri,
-        )
+        score_file(path)
 
 
-def test_score_csv_names_semicolon_separator(trained_store, champion_uri, customers_csv, tmp_path):
+def test_score_csv_names_semicolon_separator(score_file, customers_csv, tmp_path):
     path = tmp_path / "semicolons.csv"
     path.write_text(customers_csv.read_text().replace(",", ";"))
     with pytest.raises(InvalidRecordsError, match="separates its columns with semicolons"):
-        score_csv(
-            path,
-            tmp_path / "out.csv",
-            model_uri=champion_uri,
-            tracking_uri=trained_store.tracking_uri,
-        )
+        score_file(path)
 
 
-def test_score_csv_header_only_rejected(trained_store, champion_uri, customers_csv, tmp_path):
+def test_score_csv_header_only_rejected(score_file, customers_csv, tmp_path):
     path = tmp_path / "header_only.csv"
     path.write_text(customers_csv.read_text().splitlines()[0] + "\n")
     with pytest.raises(InvalidRecordsError, match="has a header but no rows"):
-        score_csv(
-            path,
-            tmp_path / "out.csv",
-            model_uri=champion_uri,
-            tracking_uri=trained_store.tracking_uri,
-        )
+        score_file(path)
     assert not (tmp_path / "out.csv").exists()
 
 
