@@ -40,7 +40,7 @@ logger = logging.getLogger(__name__)
 
 # Version tag with the reason its last promotion was rejected, removed once it is promoted.
 REJECTED_TAG = "rejected"
-# Shortest start of a run id accepted in place of the whole id; the pages show 8 characters.
+# Shortest start of a run id accepted in place of the whole id. The pages show 8 characters.
 MIN_RUN_ID_PREFIX = 6
 # Runs read when a short run id is looked up, MLflow's largest page of search results.
 SEARCH_MAX_RUNS = 50_000
@@ -847,9 +847,9 @@ def _get_run(client: MlflowClient, run_id: str):
     if len(matches) == 1:
         return matches[0]
     if len(matches) > 1:
-        shown = ", ".join(run.info.run_id for run in matches[:5])
+        first_ids = ", ".join(run.info.run_id for run in matches[:5])
         raise PromotionError(
-            f"Run id {run_id} is the start of {len(matches)} runs ({shown}). Fix: give more "
+            f"Run id {run_id} is the start of {len(matches)} runs ({first_ids}). Fix: give more "
             "characters of the run id."
         )
     raise PromotionError(

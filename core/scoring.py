@@ -166,7 +166,7 @@ def _read_chunks(path: Path, chunk_size: int) -> Iterator[pd.DataFrame]:
     """Yield frames of text values, `chunk_size` rows at a time, checking each row's fields.
 
     pyarrow's streaming CSV reader is used rather than pandas' parser, because pandas fills
-    a row with too few fields with empty values without a word, and the standard `csv`
+    a row with too few fields with empty values silently, and the standard `csv`
     module was about five times slower on a million rows. Every row must have the header's
     number of fields. Empty fields stay empty strings, and blank lines are skipped.
     """
@@ -220,7 +220,7 @@ def _read_header(path: Path) -> list[str]:
 
 
 def _csv_error_message(path: Path, error: Exception, invalid_rows: list, header: list[str]) -> str:
-    """Word a pyarrow parse or conversion error with the data row number and the fix."""
+    """Format a pyarrow parse or conversion error with the data row number and the fix."""
     if invalid_rows and invalid_rows[0].number is not None:
         row = invalid_rows[0]
         return (

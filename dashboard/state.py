@@ -345,8 +345,8 @@ def _add_link_notice(problem: str) -> None:
 def show_link_notices() -> None:
     """Say once which values of the page link were ignored, so numbers do not change silently.
 
-    `init_state` and `run_picker` collect them; `dashboard/app.py` calls this on every run,
-    and each notice is shown on the run that found it only.
+    `init_state` and `run_picker` collect them. `dashboard/app.py` calls this on every run,
+    and each notice is shown only on the run that found it.
     """
     problems = st.session_state.pop(LINK_NOTICES_KEY, [])
     if problems:

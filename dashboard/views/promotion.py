@@ -257,8 +257,8 @@ def history_table(history: list[dict]) -> pd.DataFrame:
             frame[column] = frame[column].map(
                 lambda cost: NONE_SHOWN if pd.isna(cost) else f"{cost:.4f}"
             )
-    shown = [column for column in HISTORY_HEADINGS if column in frame.columns]
-    return frame.loc[:, shown].rename(columns=HISTORY_HEADINGS)
+    present = [column for column in HISTORY_HEADINGS if column in frame.columns]
+    return frame.loc[:, present].rename(columns=HISTORY_HEADINGS)
 
 
 def main() -> None:

@@ -10,7 +10,7 @@ from mlflow.tracking import MlflowClient
 from core.tracking import configure_tracking, ensure_experiment, sqlite_database
 
 
-def test_new_experiment_keeps_artifacts_beside_sqlite_file(tmp_path, monkeypatch):
+def test_artifacts_beside_sqlite_file(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     store = tmp_path / "elsewhere" / "mlflow.db"
     store.parent.mkdir()

@@ -64,7 +64,7 @@ def test_bad_link_values_are_named(real_store_env):
     assert app.select_slider(key="costs.cost_fn").value == 10.0
 
 
-def test_unknown_linked_run_is_named_and_dropped(real_store_env):
+def test_unknown_linked_run_dropped(real_store_env):
     app = _open_app(run="doesnotexist")
     app.switch_page("views/threshold.py").run()
     warning = " ".join(element.value for element in app.warning)

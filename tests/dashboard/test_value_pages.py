@@ -488,5 +488,5 @@ def test_summary_profit_matches_page():
         test["y_true"], test["y_score"], test["customer_value"], 0.2, CampaignSettings()
     )
 
-    shown = named["Campaign profit per test customer at the threshold in use"]
-    assert shown.startswith(f"{in_use.point:.2f} (")
+    profit_text = named["Campaign profit per test customer at the threshold in use"]
+    assert profit_text.startswith(f"{in_use.point:.2f} (")
