@@ -38,7 +38,7 @@ test: $(STAMP) data lint
 	$(VENV)/bin/pytest -q
 
 # Every benchmark in turn; each ends with one JSON line. Tens of minutes on 2 cores.
-BENCHES := cost_curve train dashboard explain value serve tune
+BENCHES := cost_curve train dashboard explain treeshap value serve tune
 
 bench: $(STAMP) data
 	@for name in $(BENCHES); do echo "== bench/$$name.py"; $(PY) bench/$$name.py || exit 1; done

@@ -48,7 +48,8 @@ MAX_TABLE_FLOATS = 50_000_000
 SUPPORTED_OBJECTIVE = "binary:logistic"
 
 # Smallest batch explained with the tables. Building them and compiling the kernels takes
-# about 3.5 s once per process, as long as `pred_contribs` needs for 10,000 to 35,000 rows.
+# 2.7 to 3.6 s once per process in measurements, as long as `pred_contribs` needs for
+# 10,000 to 35,000 rows.
 # A batch of 2,000 already runs 12 to 20 times faster from the tables, measured with 80 and
 # 300 trees of depth 4 on a 2-core machine. A served single record stays below the cut-over,
 # and so do the 1,409 test customers of the default 20 % split of the Telco data.
